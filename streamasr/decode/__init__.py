@@ -1,0 +1,1 @@
+"""Log-probabilities -> words: streaming CTC decoding and endpointing."""

@@ -1,0 +1,115 @@
+"""Incremental greedy CTC decoding.
+
+Each call to ``advance`` looks only at the new frames and appends to the hypothesis, so
+the cost per frame does not grow with the stream. Word times come from the frames at
+which characters were emitted; a word's confidence is the mean posterior of its
+characters. Finalising an utterance starts the next one cleanly while the clock keeps
+counting from the start of the stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from streamasr.decode.endpoint import EndpointConfig, is_endpoint
+from streamasr.decode.hypothesis import Hypothesis, Word
+from streamasr.vocab import BLANK, SYMBOLS
+
+SPACE = SYMBOLS.index(" ")
+
+
+class GreedyDecoder:
+    """One stream's greedy decoder; feed it log-probabilities [T, V] as they arrive."""
+
+    def __init__(self, frame_seconds: float, endpoint: EndpointConfig | None = None) -> None:
+        if not frame_seconds > 0:
+            raise ValueError(f"frame_seconds must be positive, got {frame_seconds}")
+        self.frame_seconds = frame_seconds
+        self.endpoint = endpoint or EndpointConfig()
+        self.frames = 0  # output frames seen since stream start
+        self.segment = 0
+        self._start_utterance()
+
+    def _start_utterance(self) -> None:
+        self._utterance_start = self.frames
+        self._last_symbol = BLANK
+        self._last_emission = self.frames  # frame index after the last emitted character
+        self._words: list[Word] = []
+        self._chars: list[str] = []  # the word being spelled
+        self._char_conf: list[float] = []
+        self._word_start = 0.0
+        self._word_end = 0.0
+
+    @property
+    def decoded_anything(self) -> bool:
+        return bool(self._words or self._chars)
+
+    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+        """Consume frames [T, V] up to and including the first at which an endpoint rule
+        fires. Returns (frames consumed, endpoint fired); after an endpoint, call
+        ``finalize`` and feed the rest."""
+        if log_probs.ndim != 2 or log_probs.shape[1] != len(SYMBOLS):
+            raise ValueError(f"expected log-probs [T, {len(SYMBOLS)}], got {log_probs.shape}")
+        best = np.argmax(log_probs, axis=1)
+        best_prob = np.exp(log_probs[np.arange(best.size), best])
+        for i, (symbol, prob) in enumerate(zip(best.tolist(), best_prob.tolist(), strict=True)):
+            if symbol != BLANK and symbol != self._last_symbol:
+                self._emit(symbol, prob)
+            self._last_symbol = symbol
+            self.frames += 1
+            if self._endpoint_reached():
+                return i + 1, True
+        return best.size, False
+
+    def _endpoint_reached(self) -> bool:
+        return is_endpoint(
+            self.endpoint,
+            (self.frames - self._utterance_start) * self.frame_seconds,
+            (self.frames - self._last_emission) * self.frame_seconds,
+            self.decoded_anything,
+        )
+
+    def _emit(self, symbol: int, prob: float) -> None:
+        t = self.frames * self.frame_seconds
+        self._last_emission = self.frames + 1
+        if symbol == SPACE:
+            self._close_word()
+            return
+        if not self._chars:
+            self._word_start = t
+        self._chars.append(SYMBOLS[symbol])
+        self._char_conf.append(prob)
+        self._word_end = t + self.frame_seconds
+
+    def _close_word(self) -> None:
+        if self._chars:
+            conf = float(np.mean(self._char_conf))
+            self._words.append(Word("".join(self._chars), self._word_start, self._word_end, conf))
+        self._chars = []
+        self._char_conf = []
+
+    def partial(self) -> Hypothesis:
+        """The current hypothesis; the stable prefix is every word already closed by a space
+        (greedy decoding never revises an emitted character)."""
+        stable = " ".join(w.word for w in self._words)
+        pending = "".join(self._chars)
+        text = f"{stable} {pending}" if stable and pending else stable or pending
+        return Hypothesis(text=text, words=tuple(self._words), segment=self.segment, stable=stable)
+
+    def finalize(self, *, endpoint: bool = False) -> Hypothesis:
+        """Close the utterance, return its final hypothesis, and start the next one."""
+        self._close_word()
+        words = tuple(self._words)
+        text = " ".join(w.word for w in words)
+        result = Hypothesis(
+            text=text,
+            words=words,
+            is_final=True,
+            segment=self.segment,
+            stable=text,
+            endpoint=endpoint,
+        )
+        self.segment += 1
+        self._start_utterance()
+        return result

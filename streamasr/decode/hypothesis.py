@@ -1,0 +1,32 @@
+"""What decoders produce: words with times and confidences, partial or final."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float  # seconds from stream start
+    end: float  # seconds from stream start
+    conf: float  # in [0, 1], mean posterior of the word's characters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "word": self.word,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "conf": round(self.conf, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    words: tuple[Word, ...] = field(default=())
+    is_final: bool = False
+    segment: int = 0  # utterance number within the stream, from 0
+    stable: str = ""  # prefix of ``text`` that later frames will not change
+    endpoint: bool = False  # a final produced by an endpoint rule (not end of input)

@@ -1,0 +1,1 @@
+"""Samples -> feature frames: chunked MFCC / log-mel and streaming-safe normalisation."""

@@ -1,0 +1,167 @@
+"""Chunked MFCC / log-mel extraction.
+
+``extract(config, state, samples) -> (state, frames)`` accepts chunks of any size and emits
+every frame as soon as its 25 ms window is complete. It carries the unconsumed tail of
+the signal and the last sample (for pre-emphasis) in ``state``, so the frames are the
+same however the audio is chunked: streaming equals offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+SAMPLE_RATE = 16_000
+WINDOW_MS = 25
+HOP_MS = 10
+WINDOW_SAMPLES = SAMPLE_RATE * WINDOW_MS // 1000  # 400
+HOP_SAMPLES = SAMPLE_RATE * HOP_MS // 1000  # 160
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_SAMPLES  # 100
+N_FFT = 512  # next power of two above the window
+LOG_FLOOR = 1e-10  # keeps log() finite on digital silence
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How samples become frames. Travels inside the model artifact."""
+
+    n_mels: int = 80  # mel filterbank channels
+    n_mfcc: int = 0  # cepstral coefficients kept after the DCT; 0 means log-mel output
+    preemphasis: float = 0.97  # y[n] = x[n] - a * x[n-1]; 0 disables
+    fmin: float = 20.0  # lowest filterbank edge, Hz
+    fmax: float = (
+        7600.0  # highest filterbank edge, Hz (below Nyquist: telephone audio lives in 300-3400)
+    )
+
+    def __post_init__(self) -> None:
+        if self.n_mels < 1:
+            raise ValueError(f"n_mels must be positive, got {self.n_mels}")
+        if not 0 <= self.n_mfcc <= self.n_mels:
+            raise ValueError(f"n_mfcc must be in [0, n_mels={self.n_mels}], got {self.n_mfcc}")
+        if not 0.0 <= self.preemphasis < 1.0:
+            raise ValueError(f"preemphasis must be in [0, 1), got {self.preemphasis}")
+        if not 0.0 <= self.fmin < self.fmax <= SAMPLE_RATE / 2:
+            raise ValueError(
+                f"need 0 <= fmin < fmax <= {SAMPLE_RATE // 2}, got {self.fmin}, {self.fmax}"
+            )
+
+    @property
+    def dim(self) -> int:
+        """Values per frame."""
+        return self.n_mfcc or self.n_mels
+
+    def to_dict(self) -> dict[str, float | int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ExtractorState:
+    """What one stream's extractor carries between chunks."""
+
+    pending: FloatArray  # [n < WINDOW_SAMPLES + HOP_SAMPLES] pre-emphasised samples not yet framed
+    last_sample: float  # previous raw sample, for pre-emphasis across the chunk boundary
+    samples_seen: int  # raw samples consumed so far (for time keeping)
+
+
+def init_state() -> ExtractorState:
+    return ExtractorState(pending=np.zeros(0, np.float32), last_sample=0.0, samples_seen=0)
+
+
+def mel_filterbank(n_mels: int, fmin: float, fmax: float) -> FloatArray:
+    """HTK-style triangular filters on the power spectrum, shape [N_FFT // 2 + 1, n_mels]."""
+    return _mel_filterbank(n_mels, fmin, fmax).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_filterbank(n_mels: int, fmin: float, fmax: float) -> FloatArray:
+    def hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    def mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+    edges_mel = np.linspace(hz_to_mel(np.array(fmin)), hz_to_mel(np.array(fmax)), n_mels + 2)
+    edges_hz = mel_to_hz(edges_mel)
+    bin_hz = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    lower, centre, upper = edges_hz[:-2], edges_hz[1:-1], edges_hz[2:]
+    rising = (bin_hz[:, None] - lower) / (centre - lower)
+    falling = (upper - bin_hz[:, None]) / (upper - centre)
+    bank: FloatArray = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    return bank
+
+
+@functools.lru_cache(maxsize=8)
+def _dct_matrix(n_mels: int, n_mfcc: int) -> FloatArray:
+    """Orthonormal DCT-II, shape [n_mels, n_mfcc] (as scipy.fft.dct(norm='ortho'))."""
+    n = np.arange(n_mels)[:, None]
+    k = np.arange(n_mfcc)[None, :]
+    basis = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
+    basis[:, 0] /= np.sqrt(2.0)
+    out: FloatArray = basis.astype(np.float32)
+    return out
+
+
+_WINDOW = np.hamming(WINDOW_SAMPLES).astype(np.float32)
+
+
+def frames_from_windows(config: FeatureConfig, windows: FloatArray) -> FloatArray:
+    """[n, WINDOW_SAMPLES] pre-emphasised windows -> [n, config.dim] features."""
+    spectrum = np.fft.rfft(windows * _WINDOW, n=N_FFT, axis=-1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    mel = power @ _mel_filterbank(config.n_mels, config.fmin, config.fmax)
+    log_mel = np.log(np.maximum(mel, LOG_FLOOR))
+    out: FloatArray = log_mel.astype(np.float32)
+    if config.n_mfcc:
+        out = (out @ _dct_matrix(config.n_mels, config.n_mfcc)).astype(np.float32)
+    return out
+
+
+def extract(
+    config: FeatureConfig, state: ExtractorState, samples: npt.ArrayLike
+) -> tuple[ExtractorState, FloatArray]:
+    """Consume 16 kHz float samples; return the new state and every newly complete frame.
+
+    Frame i covers samples [i * HOP_SAMPLES, i * HOP_SAMPLES + WINDOW_SAMPLES).
+    """
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        return state, np.zeros((0, config.dim), np.float32)
+    previous = np.concatenate([[state.last_sample], x[:-1]]).astype(np.float32)
+    emphasised = x - np.float32(config.preemphasis) * previous
+    signal = np.concatenate([state.pending, emphasised])
+    n_frames = (
+        0 if signal.size < WINDOW_SAMPLES else 1 + (signal.size - WINDOW_SAMPLES) // HOP_SAMPLES
+    )
+    if n_frames:
+        windows = np.lib.stride_tricks.sliding_window_view(signal, WINDOW_SAMPLES)[::HOP_SAMPLES]
+        frames = frames_from_windows(config, windows[:n_frames])
+    else:
+        frames = np.zeros((0, config.dim), np.float32)
+    new_state = ExtractorState(
+        pending=signal[n_frames * HOP_SAMPLES :].copy(),
+        last_sample=float(x[-1]),
+        samples_seen=state.samples_seen + x.size,
+    )
+    return new_state, frames
+
+
+def extract_all(config: FeatureConfig, samples: npt.ArrayLike) -> FloatArray:
+    """Whole-signal features: the offline reference the streaming path must equal."""
+    return extract(config, init_state(), samples)[1]
+
+
+def samples_to_flush(state: ExtractorState) -> int:
+    """Zeros to append at end of input so that every consumed sample lies in some frame."""
+    if state.samples_seen == 0:
+        return 0
+    frames_emitted = (state.samples_seen - state.pending.size) // HOP_SAMPLES
+    if frames_emitted > 0 and state.pending.size <= WINDOW_SAMPLES - HOP_SAMPLES:
+        # The last emitted window already reaches past every pending sample.
+        return 0
+    return WINDOW_SAMPLES - state.pending.size

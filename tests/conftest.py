@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny random models (fast to compile) and real speech from espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+import soundfile as sf
+
+from streamasr.features.mfcc import FeatureConfig
+from streamasr.features.normalize import FeatureStats
+from streamasr.model.artifact import ModelArtifact
+from streamasr.model.config import ModelConfig
+from streamasr.model.step import init_params
+
+TINY = ModelConfig(
+    input_dim=20, conv_channels=16, rnn_layers=2, rnn_hidden=16, residual_blocks=1, dropout=0.0
+)
+
+
+def make_artifact(config: ModelConfig = TINY, seed: int = 0) -> ModelArtifact:
+    features = FeatureConfig(n_mels=config.input_dim)
+    rng = np.random.default_rng(seed)
+    stats = FeatureStats(
+        rng.normal(-5, 1, config.input_dim).astype(np.float32),
+        rng.uniform(1, 3, config.input_dim).astype(np.float32),
+    )
+    return ModelArtifact(config, features, stats, init_params(config, jax.random.PRNGKey(seed)))
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact() -> ModelArtifact:
+    return make_artifact()
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """speak(text) -> path of a WAV that espeak-ng synthesised (22.05 kHz mono)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed; bin/test installs it")
+    folder = tmp_path_factory.mktemp("speech")
+
+    def _speak(text: str) -> Path:
+        path = folder / f"{abs(hash(text))}.wav"
+        if not path.exists():
+            subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+        return path
+
+    return _speak
+
+
+@pytest.fixture(scope="session")
+def speech(speak: Callable[[str], Path]) -> tuple[np.ndarray, int]:
+    """A real synthesised sentence as (float32 samples, rate)."""
+    data, rate = sf.read(speak("the quick brown fox jumps over the lazy dog"), dtype="float32")
+    return data, rate

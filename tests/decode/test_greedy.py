@@ -1,0 +1,95 @@
+"""The greedy decoder driven by fake log-probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.greedy import GreedyDecoder
+from streamasr.vocab import BLANK, SYMBOLS, VOCAB_SIZE
+
+FRAME = 0.04
+
+
+def posteriors(spelling: str, confidence: float = 0.9) -> np.ndarray:
+    """One frame per symbol: '_' is blank, '|' is space, other characters themselves."""
+    out = np.full((len(spelling), VOCAB_SIZE), (1 - confidence) / (VOCAB_SIZE - 1))
+    for t, ch in enumerate(spelling):
+        symbol = BLANK if ch == "_" else SYMBOLS.index(" " if ch == "|" else ch)
+        out[t, symbol] = confidence
+    return np.log(out).astype(np.float32)
+
+
+def decode(spelling: str, **endpoint: float | bool) -> GreedyDecoder:
+    decoder = GreedyDecoder(FRAME, EndpointConfig(**endpoint))  # type: ignore[arg-type]
+    decoder.advance(posteriors(spelling))
+    return decoder
+
+
+def test_collapses_repeats_and_removes_blanks() -> None:
+    d = decode("__hhe_ll_lo|_|wwo_rld__", enabled=False)
+    assert d.partial().text == "hello world"
+    final = d.finalize()
+    assert final.is_final and final.text == "hello world"
+    assert [w.word for w in final.words] == ["hello", "world"]
+
+
+def test_word_times_and_confidence_come_from_emitting_frames() -> None:
+    d = decode("__hi_|__ok__", enabled=False)
+    hi, ok = d.finalize().words
+    assert (hi.start, hi.end) == pytest.approx((2 * FRAME, 4 * FRAME))
+    assert (ok.start, ok.end) == pytest.approx((8 * FRAME, 10 * FRAME))
+    assert hi.conf == pytest.approx(0.9, abs=1e-5)
+    unsure = decode("__hi_|", enabled=False)
+    unsure.advance(posteriors("ok", confidence=0.5))
+    assert unsure.finalize().words[1].conf == pytest.approx(0.5, abs=1e-5)
+
+
+def test_incremental_feeding_equals_one_pass() -> None:
+    spelling = "__th_e|_qq_uick|__b_rown___|fox__"
+    whole = decode(spelling, enabled=False).finalize()
+    d = GreedyDecoder(FRAME, EndpointConfig(enabled=False))
+    lp = posteriors(spelling)
+    for t in range(lp.shape[0]):
+        d.advance(lp[t : t + 1])
+    assert d.finalize() == whole
+
+
+def test_partial_reports_a_stable_prefix_of_closed_words() -> None:
+    d = decode("_go_|_no", enabled=False)
+    partial = d.partial()
+    assert partial.text == "go no"
+    assert partial.stable == "go"
+    assert not partial.is_final
+
+
+def test_endpoint_after_speech_then_next_utterance_keeps_the_clock() -> None:
+    d = GreedyDecoder(FRAME, EndpointConfig(silence_after_speech=0.2))
+    lp = posteriors("_yes" + "_" * 10 + "no__")
+    consumed, fired = d.advance(lp)
+    assert fired and consumed == 4 + 5  # 5 blank frames = 0.2 s after the last emission
+    first = d.finalize(endpoint=True)
+    assert (first.text, first.segment, first.endpoint) == ("yes", 0, True)
+    consumed2, fired2 = d.advance(lp[consumed:])
+    assert consumed2 == lp.shape[0] - consumed and not fired2
+    second = d.finalize()
+    assert (second.text, second.segment) == ("no", 1)
+    assert second.words[0].start == pytest.approx(14 * FRAME)
+
+
+def test_endpoint_on_long_silence_without_speech_and_on_max_length() -> None:
+    d = GreedyDecoder(FRAME, EndpointConfig(silence_no_speech=0.4))
+    consumed, fired = d.advance(posteriors("_" * 20))
+    assert fired and consumed == 10
+    assert d.finalize().text == ""
+    d = GreedyDecoder(FRAME, EndpointConfig(max_utterance=0.4, silence_after_speech=10))
+    consumed, fired = d.advance(posteriors("abababababab"))
+    assert fired and consumed == 10
+
+
+def test_rejects_wrong_shapes() -> None:
+    with pytest.raises(ValueError, match="log-probs"):
+        GreedyDecoder(FRAME).advance(np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError):
+        EndpointConfig(silence_after_speech=0)
