@@ -71,7 +71,7 @@ def test_random_sample_chunkings_give_the_same_words(
     reference = transcribe([audio.size])
     assert reference, "the random model should still emit some characters"
     rng = np.random.default_rng(7)
-    assert transcribe([1, 2, 3, 500] + list(rng.integers(1, 5000, 20))) == reference
+    assert transcribe([1, 2, 3, 500, *rng.integers(1, 5000, 20).tolist()]) == reference
 
 
 def test_every_sample_lands_in_a_frame(recognizer: Recognizer) -> None:

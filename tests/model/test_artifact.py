@@ -70,7 +70,7 @@ def test_config_that_does_not_match_the_weights_is_named(saved: Path) -> None:
     meta = meta_of(saved)
     meta["model"] = TINY.replace(rnn_hidden=32).to_dict()
     rewrite(saved, **{"meta.json": json.dumps(meta).encode()})
-    with pytest.raises(ArtifactError, match="do not match the model config.*lstm"):
+    with pytest.raises(ArtifactError, match=r"do not match the model config.*lstm"):
         artifact.load(saved)
 
 
