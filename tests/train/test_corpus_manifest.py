@@ -1,0 +1,25 @@
+"""Manifest records survive a JSONL round trip; relative paths resolve beside the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from train.corpus.manifest import Record, read_manifest, resolve_audio, write_manifest
+
+
+def test_round_trip_and_optional_augment(tmp_path: Path) -> None:
+    records = [
+        Record("audio/a.flac", 1.23456, "hello there", "espeak/en-us+m3"),
+        Record("/abs/b.flac", 2.0, "it's fine", "pico/en-US", "speed=1.050;gain=-3.0dB"),
+    ]
+    path = tmp_path / "m.jsonl"
+    assert write_manifest(path, records) == 2
+    first = json.loads(path.read_text().splitlines()[0])
+    assert set(first) == {"audio_filepath", "duration", "text", "voice"}
+    back = read_manifest(path)
+    assert back[1] == records[1]
+    assert back[0].duration == 1.235
+    assert resolve_audio(back[0], path) == tmp_path / "audio" / "a.flac"
+    assert resolve_audio(back[1], path) == Path("/abs/b.flac")
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind

@@ -1,0 +1,162 @@
+"""The corpus generator: a deterministic plan, resumable runs, failures that drop one utterance."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from train.corpus.__main__ import parse_args
+from train.corpus.manifest import read_manifest, resolve_audio
+from train.corpus.synth import (
+    SPLITS,
+    CorpusConfig,
+    generate,
+    plan,
+    trim_silence,
+)
+from train.corpus.voices import SAMPLE_RATE, Voice
+
+VOICES = [
+    Voice("espeak/en-us+m3", "espeak", "en-us+m3", False),
+    Voice("espeak/en-gb+f2", "espeak", "en-gb+f2", False),
+    Voice("mbrola/mb-us1", "mbrola", "mb-us1", False),
+    Voice("espeak/en-gb-scotland+f4", "espeak", "en-gb-scotland+f4", True),
+]
+NUMBERS = ("one", "two", "three", "four", "five", "six", "seven")
+SENTENCES = [f"this is sentence number {w}" for w in NUMBERS]
+SENTENCES += ["a short test", "another small example here", "the end is near now"]
+
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
+)
+
+
+def config(out: Path, **kw: object) -> CorpusConfig:
+    base: dict[str, object] = dict(
+        out=out, seed=3, train_sentences=5, heldout_sentences=2, seen_sentences=2, workers=1
+    )
+    base.update(kw)
+    return CorpusConfig(**base)  # type: ignore[arg-type]
+
+
+def test_plan_is_deterministic_and_seeded(tmp_path: Path) -> None:
+    a = plan(SENTENCES, VOICES, config(tmp_path))
+    assert a == plan(SENTENCES, VOICES, config(tmp_path))
+    assert a != plan(SENTENCES, VOICES, config(tmp_path, seed=4))
+
+
+def test_plan_splits_sentences_and_voices(tmp_path: Path) -> None:
+    jobs = plan(SENTENCES, VOICES, config(tmp_path, train_sentences=40))  # train cycles
+    texts = {s: {j.text for j in jobs if j.split == s} for s in SPLITS}
+    assert not texts["train"] & texts["valid_heldout_voices"]
+    assert not texts["train"] & texts["valid_seen_voices"]
+    heldout = {v.name for v in VOICES if v.heldout}
+    for j in jobs:
+        assert (j.voice in heldout) == (j.split == "valid_heldout_voices")
+    counts = {s: sum(j.split == s for j in jobs) for s in SPLITS}
+    assert counts == {"train": 40, "valid_heldout_voices": 2, "valid_seen_voices": 2}
+
+
+def test_plan_by_hours_is_a_prefix_of_a_longer_plan(tmp_path: Path) -> None:
+    short = plan(SENTENCES * 50, VOICES, config(tmp_path, train_sentences=None, train_hours=0.05))
+    long = plan(SENTENCES * 50, VOICES, config(tmp_path, train_sentences=None, train_hours=0.1))
+    assert 0 < len(short) < len(long) and long[: len(short)] == short
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"train_sentences": None}, "exactly one"),
+        ({"train_hours": 1.0}, "exactly one"),
+        ({"workers": 0}, "workers"),
+        ({"engines": ("nosuch",)}, "unknown engines"),
+        ({"augmented_copies": -1}, "augmented_copies"),
+    ],
+)
+def test_bad_config_is_refused(tmp_path: Path, kw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config(tmp_path, **kw).validate()
+
+
+def test_cli_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--out", "x", "--sentences", "5", "--workers", "0"])
+    assert "workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--out", "x"])  # neither --hours nor --sentences
+
+
+def test_trim_silence_keeps_margin() -> None:
+    x = np.zeros(SAMPLE_RATE * 3, dtype=np.float32)
+    x[SAMPLE_RATE : 2 * SAMPLE_RATE] = 0.5
+    y = trim_silence(x, keep_s=0.2)
+    assert abs(len(y) / SAMPLE_RATE - 1.4) < 0.02
+
+
+def _snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(out)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted((out / "audio").rglob("*.flac"))
+    }
+
+
+@needs_espeak
+def test_generate_then_resume_after_interruption(tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    cfg = config(out, workers=2)
+    generate(cfg, VOICES, SENTENCES, progress=False)
+    manifests = {s: (out / f"{s}.jsonl").read_text() for s in SPLITS}
+    full = _snapshot(out)
+    assert len(full) == 5 * 2 + 2 + 2  # train clean + augmented, two validation splits
+
+    for split in SPLITS:
+        for r in read_manifest(out / f"{split}.jsonl"):
+            info = sf.info(str(resolve_audio(r, out / f"{split}.jsonl")))
+            assert info.samplerate == SAMPLE_RATE and info.subtype == "PCM_16"
+            assert abs(info.duration - r.duration) < 0.01
+            assert (r.augment is not None) == r.audio_filepath.endswith("-aug1.flac")
+
+    # Simulate a run stopped part-way: manifests not yet written, the last utterances missing,
+    # one utterance with its clean file but not its augmented copy, a stray temporary file.
+    for split in SPLITS:
+        (out / f"{split}.jsonl").unlink()
+    removed = [
+        "audio/train/000/train-000004.flac",
+        "audio/train/000/train-000004-aug1.flac",
+        "audio/train/000/train-000003-aug1.flac",  # its clean file stays
+        "audio/valid_seen_voices/000/valid_seen_voices-000001.flac",
+    ]
+    for rel in removed:
+        (out / rel).unlink()
+        stem = (out / rel).name.split("-aug")[0].removesuffix(".flac")
+        (out / rel).with_name(stem + ".jsonl").unlink(missing_ok=True)
+    (out / "audio" / "train" / "000" / ".train-000000.flac.123.tmp").write_bytes(b"partial")
+    kept = {k: v for k, v in full.items() if k not in removed}
+
+    summary = generate(cfg, VOICES, SENTENCES, progress=False)
+    assert summary.written == len(removed)
+    after = _snapshot(out)
+    for rel, (mtime, data) in kept.items():
+        assert after[rel] == (mtime, data), f"{rel} was rewritten"
+    for rel in removed:
+        assert after[rel][1] == full[rel][1], f"{rel} differs: the plan is not deterministic"
+    assert {s: (out / f"{s}.jsonl").read_text() for s in SPLITS} == manifests
+
+    # A finished corpus is left alone.
+    assert generate(cfg, VOICES, SENTENCES, progress=False).written == 0
+
+
+@needs_espeak
+def test_engine_failure_drops_only_that_utterance(tmp_path: Path) -> None:
+    broken = Voice("espeak/broken", "espeak", "nosuch-voice", False)
+    cfg = config(tmp_path, train_sentences=6, augmented_copies=0, heldout_sentences=0)
+    summary = generate(cfg, [VOICES[0], broken], SENTENCES, progress=False)
+    train = read_manifest(tmp_path / "train.jsonl")
+    assert summary.failures and all("espeak/broken" in f for f in summary.failures)
+    assert len(train) + sum("train-" in f for f in summary.failures) == 6
+    assert {r.voice for r in train} == {"espeak/en-us+m3"}
+    assert (tmp_path / "failures.txt").read_text().count("\n") == len(summary.failures)

@@ -1,0 +1,1 @@
+"""Making a model: corpora, training and evaluation. The runtime (streamasr/) never imports this."""

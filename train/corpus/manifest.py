@@ -1,0 +1,70 @@
+"""Manifest records and JSONL files, the one format every corpus here is described in.
+
+Why: synthetic, LibriSpeech, Common Voice and real development audio all reach training and
+evaluation as the same record (`audio_filepath`, `duration`, `text`, `voice`, and `augment` for
+augmented copies), in NeMo-style JSON lines. `audio_filepath` is absolute or relative to the
+manifest's directory; `resolve_audio` turns it into a path. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Record:
+    audio_filepath: str  # absolute, or relative to the manifest's directory
+    duration: float  # seconds
+    text: str  # normalised to the model alphabet (streamasr.vocab)
+    voice: str  # TTS voice name ("espeak/en-us+m3") or corpus speaker ("librispeech/1234")
+    augment: str | None = None  # "speed=1.050;noise=pink@12.0dB" for augmented copies
+
+    def to_json(self) -> str:
+        fields = {k: v for k, v in asdict(self).items() if v is not None}
+        fields["duration"] = round(self.duration, 3)
+        return json.dumps(fields, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> Record:
+        d = json.loads(line)
+        return cls(
+            audio_filepath=str(d["audio_filepath"]),
+            duration=float(d["duration"]),
+            text=str(d["text"]),
+            voice=str(d.get("voice", "")),
+            augment=d.get("augment"),
+        )
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_manifest(path: Path, records: Iterable[Record]) -> int:
+    """Write records as JSON lines (atomically); returns how many."""
+    lines = [r.to_json() for r in records]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def read_manifest(path: Path) -> list[Record]:
+    with path.open(encoding="utf-8") as f:
+        return [Record.from_json(line) for line in f if line.strip()]
+
+
+def resolve_audio(record: Record, manifest_path: Path) -> Path:
+    """The audio file of `record` as listed in the manifest at `manifest_path`."""
+    p = Path(record.audio_filepath)
+    return p if p.is_absolute() else manifest_path.parent / p
+
+
+def total_hours(records: Iterable[Record]) -> float:
+    return sum(r.duration for r in records) / 3600.0

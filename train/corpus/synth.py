@@ -1,0 +1,422 @@
+"""Generate the synthetic corpus: plan utterances, synthesise them in worker processes, write
+16 kHz 16-bit FLAC and JSONL manifests.
+
+Why a plan: every utterance (its split, sentence, voice, prosody and augmentation seed) is a pure
+function of the run seed and its index, so a corpus is reproducible and a stopped run resumes by
+skipping the audio files that already exist; files are written to a temporary name and renamed,
+so an existing file is a complete one. Engine failures drop one utterance, never the run.
+
+Splits (sentences are disjoint between them):
+- train: training voices, clean + `augmented_copies` augmented copies of each utterance;
+- valid_heldout_voices: held-out voices (voices.HELDOUT), clean, unseen sentences;
+- valid_seen_voices: training voices, clean, unseen sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from train.corpus import augment
+from train.corpus.manifest import Record, atomic_write_text, total_hours, write_manifest
+from train.corpus.text import build_sentences, text_stats
+from train.corpus.voices import ENGINES, SAMPLE_RATE, Prosody, SynthesisError, Voice, to_16k
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid_heldout_voices", "valid_seen_voices")
+MAX_SECONDS = 16.0  # longer utterances are dropped
+MIN_SECONDS = 0.4  # shorter ones too (a failed or empty synthesis)
+SILENCE_PEAK = 1e-3  # peak below this: synthesis produced silence
+TRIM_DB = -45.0  # frames this far below the peak count as silence when trimming
+KEEP_SILENCE_S = 0.2  # silence left at each end after trimming
+PEAK = 0.89  # clean utterances are peak-normalised to -1 dBFS
+RATE_RANGE = (0.85, 1.2)  # speaking-rate factors drawn per utterance
+PITCH_RANGE = (0.85, 1.15)  # pitch factors drawn per utterance
+CHARS_PER_SECOND = 19.5  # planning estimate of speech rate at rate 1.0 (measured: ~20)
+# Share of utterances per engine (renormalised over the engines that have voices), so that one
+# engine with hundreds of settings (espeak-ng) does not drown the few natural-sounding voices.
+ENGINE_WEIGHTS: Mapping[str, float] = {
+    "espeak": 0.35,
+    "mbrola": 0.12,
+    "flite": 0.13,
+    "festival": 0.10,
+    "pico": 0.10,
+    "rhvoice": 0.20,
+}
+# Non-speech recordings in Debian packages, used as background noise when present.
+NOISE_RECORDINGS = (
+    Path("/usr/share/sounds/alsa/Noise.wav"),
+    *(Path(f"/usr/share/games/fillets-ng/sound/share/sp-bubles_{i:02d}.ogg") for i in range(6)),
+)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    out: Path  # output directory
+    seed: int = 0  # everything derives from it
+    train_hours: float | None = None  # estimated clean training hours (or train_sentences)
+    train_sentences: int | None = None  # clean training utterances (or train_hours)
+    heldout_sentences: int = 300  # valid_heldout_voices utterances
+    seen_sentences: int = 300  # valid_seen_voices utterances
+    augmented_copies: int = 1  # augmented copies of each training utterance
+    workers: int = 2  # worker processes; 1 runs in this process
+    engines: tuple[str, ...] = ENGINES  # TTS engines to use (when installed)
+
+    def validate(self) -> None:
+        if (self.train_hours is None) == (self.train_sentences is None):
+            raise ValueError("give exactly one of train_hours and train_sentences")
+        if self.train_hours is not None and self.train_hours <= 0:
+            raise ValueError(f"train_hours must be positive, got {self.train_hours}")
+        if self.train_sentences is not None and self.train_sentences < 0:
+            raise ValueError(f"train_sentences must be >= 0, got {self.train_sentences}")
+        for name in ("heldout_sentences", "seen_sentences", "augmented_copies"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        unknown = set(self.engines) - set(ENGINES)
+        if unknown:
+            raise ValueError(f"unknown engines {sorted(unknown)}; known: {', '.join(ENGINES)}")
+
+
+@dataclass(frozen=True)
+class Job:
+    split: str  # one of SPLITS
+    index: int  # position within the split
+    text: str  # normalised sentence
+    voice: str  # Voice.name
+    prosody: Prosody  # rate and pitch for the engine
+    copies: int  # augmented copies to make
+    seed: int  # run seed (augmentation streams derive from seed, split, index)
+
+    @property
+    def stem(self) -> str:
+        return f"{self.split}/{self.index // 1000:03d}/{self.split}-{self.index:06d}"
+
+
+def job_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
+    """The random stream `stream` of one utterance: 0 plans it, k >= 1 augments copy k."""
+    return np.random.default_rng([seed, SPLITS.index(split), index, stream])
+
+
+def pick_voice(voices: Sequence[Voice], rng: np.random.Generator) -> Voice:
+    """An engine by ENGINE_WEIGHTS, then one of its voices uniformly."""
+    by_engine: dict[str, list[Voice]] = defaultdict(list)
+    for v in voices:
+        by_engine[v.engine].append(v)
+    engines = sorted(by_engine)
+    w = np.array([ENGINE_WEIGHTS.get(e, 0.1) for e in engines])
+    engine = engines[int(rng.choice(len(engines), p=w / w.sum()))]
+    return by_engine[engine][int(rng.integers(len(by_engine[engine])))]
+
+
+def make_job(
+    split: str, index: int, text: str, voices: Sequence[Voice], seed: int, copies: int
+) -> Job:
+    rng = job_rng(seed, split, index, 0)
+    voice = pick_voice(voices, rng)
+    prosody = Prosody(
+        rate=round(float(rng.uniform(*RATE_RANGE)), 3),
+        pitch=round(float(rng.uniform(*PITCH_RANGE)), 3),
+    )
+    return Job(split, index, text, voice.name, prosody, copies, seed)
+
+
+def estimated_seconds(text: str, rate: float) -> float:
+    return len(text) / CHARS_PER_SECOND / rate + 2 * KEEP_SILENCE_S
+
+
+def plan(sentences: Sequence[str], voices: Sequence[Voice], config: CorpusConfig) -> list[Job]:
+    """All jobs of a run: a pure function of the sentences, the voices and the config.
+
+    The first `heldout_sentences` sentences go to valid_heldout_voices, the next
+    `seen_sentences` to valid_seen_voices, the rest (cycled if too few) to train.
+    """
+    config.validate()
+    train_voices = [v for v in voices if not v.heldout]
+    heldout_voices = [v for v in voices if v.heldout]
+    n_valid = config.heldout_sentences + config.seen_sentences
+    if len(sentences) <= n_valid:
+        raise ValueError(f"{len(sentences)} sentences leave none for training after {n_valid}")
+    if not train_voices:
+        raise ValueError("no training voices installed")
+    jobs: list[Job] = []
+    if heldout_voices:
+        for i, text in enumerate(sentences[: config.heldout_sentences]):
+            jobs.append(make_job(SPLITS[1], i, text, heldout_voices, config.seed, 0))
+    seen = sentences[config.heldout_sentences : n_valid]
+    for i, text in enumerate(seen):
+        jobs.append(make_job(SPLITS[2], i, text, train_voices, config.seed, 0))
+    pool = sentences[n_valid:]
+    target_s = (config.train_hours or 0.0) * 3600.0
+    total_s = 0.0
+    i = 0
+    while i < config.train_sentences if config.train_sentences is not None else total_s < target_s:
+        job = make_job(
+            SPLITS[0], i, pool[i % len(pool)], train_voices, config.seed, config.augmented_copies
+        )
+        jobs.append(job)
+        total_s += estimated_seconds(job.text, job.prosody.rate)
+        i += 1
+    return jobs
+
+
+def trim_silence(wave: np.ndarray, keep_s: float = KEEP_SILENCE_S) -> np.ndarray:
+    """Cut leading and trailing silence (TRIM_DB below the peak), leaving `keep_s` at each end."""
+    hop = SAMPLE_RATE // 100
+    n = len(wave) // hop
+    if n == 0:
+        return wave
+    energy = np.sqrt(np.mean(wave[: n * hop].reshape(n, hop) ** 2, axis=1))
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (TRIM_DB / 20))
+    keep = int(keep_s * SAMPLE_RATE)
+    start = max(0, int(loud[0]) * hop - keep)
+    end = min(len(wave), (int(loud[-1]) + 1) * hop + keep)
+    return wave[start:end]
+
+
+def audio_duration(path: Path) -> float | None:
+    """Duration of a complete 16 kHz audio file, or None if missing or unreadable."""
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        return None
+    if info.samplerate != SAMPLE_RATE or info.frames <= 0:
+        return None
+    return float(info.duration)
+
+
+def write_flac(path: Path, wave: np.ndarray) -> None:
+    """16-bit FLAC, written to a temporary name and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    sf.write(str(tmp), np.clip(wave, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+    os.replace(tmp, path)
+
+
+def clean_audio(voice: Voice, job: Job) -> np.ndarray:
+    """Synthesise, trim and peak-normalise one utterance; SynthesisError when unusable."""
+    wave = voice.synthesize(job.text, job.prosody)
+    if len(wave) == 0 or float(np.max(np.abs(wave))) < SILENCE_PEAK:
+        raise SynthesisError(f"{voice.name}: synthesis produced silence")
+    wave = trim_silence(wave)
+    seconds = len(wave) / SAMPLE_RATE
+    if seconds > MAX_SECONDS:
+        raise SynthesisError(f"{voice.name}: too long ({seconds:.1f} s)")
+    if seconds < MIN_SECONDS:
+        raise SynthesisError(f"{voice.name}: too short ({seconds:.2f} s)")
+    return (wave * (PEAK / float(np.max(np.abs(wave))))).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    records: tuple[Record, ...] = ()  # the clean record first, then augmented copies
+    error: str | None = None  # why (part of) the utterance was dropped
+    written: int = 0  # audio files written by this run
+
+
+def _cached_records(sidecar: Path, out: Path) -> tuple[Record, ...] | None:
+    """The records of a finished utterance, if its sidecar and all its audio files are intact."""
+    try:
+        records = tuple(Record.from_json(line) for line in sidecar.read_text().splitlines())
+    except (OSError, ValueError, KeyError):
+        return None
+    if records and all(audio_duration(out / r.audio_filepath) for r in records):
+        return records
+    return None
+
+
+def run_job(job: Job, out: Path, voice: Voice, noises: Sequence[np.ndarray]) -> Outcome:
+    """Make (or find) the clean file and its augmented copies. Never raises for engine trouble.
+
+    A sidecar `<stem>.jsonl` with the utterance's records is written last: it marks the
+    utterance finished. Audio files already on disk are kept, never rewritten.
+    """
+    base = out / "audio" / job.stem
+    sidecar = base.with_name(base.name + ".jsonl")
+    cached = _cached_records(sidecar, out)
+    if cached is not None:
+        return Outcome(job, cached)
+    clean_path = base.with_name(base.name + ".flac")
+    written = 0
+    try:
+        if audio_duration(clean_path) is None:
+            write_flac(clean_path, clean_audio(voice, job))
+            written += 1
+        # Augment the 16-bit audio on disk, so that a resumed run makes the very same copies.
+        wave = sf.read(str(clean_path), dtype="float32")[0]
+        duration = len(wave) / SAMPLE_RATE
+        records = [Record(str(clean_path.relative_to(out)), duration, job.text, voice.name)]
+        for k in range(1, job.copies + 1):
+            copy, steps = augment.random_chain(
+                wave, job_rng(job.seed, job.split, job.index, k), noises
+            )
+            path = base.with_name(f"{base.name}-aug{k}.flac")
+            if audio_duration(path) is None:
+                write_flac(path, copy)
+                written += 1
+            rel = str(path.relative_to(out))
+            desc = ";".join(steps)
+            records.append(Record(rel, len(copy) / SAMPLE_RATE, job.text, voice.name, desc))
+        atomic_write_text(sidecar, "".join(r.to_json() + "\n" for r in records))
+        return Outcome(job, tuple(records), None, written)
+    except (SynthesisError, OSError, RuntimeError, ValueError) as e:
+        return Outcome(job, (), str(e), written)
+
+
+def load_noises(paths: Iterable[Path] = NOISE_RECORDINGS) -> list[np.ndarray]:
+    """The noise recordings that exist here, as float32 16 kHz mono."""
+    out: list[np.ndarray] = []
+    for path in paths:
+        try:
+            audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except (OSError, RuntimeError, sf.LibsndfileError):
+            continue
+        if len(audio) > 0:
+            out.append(to_16k(audio.mean(axis=1), rate))
+    return out
+
+
+@dataclass(frozen=True)
+class _WorkerState:
+    out: Path
+    voices: Mapping[str, Voice]
+    noises: Sequence[np.ndarray]
+
+
+_WORKER: list[_WorkerState] = []  # the state of this (worker) process, set by _init_worker
+
+
+def _init_worker(state: _WorkerState) -> None:
+    _WORKER[:] = [state]
+
+
+def _work(job: Job) -> Outcome:
+    state = _WORKER[0]
+    try:
+        return run_job(job, state.out, state.voices[job.voice], state.noises)
+    except Exception as e:  # one bad utterance must not stop the run
+        log.exception("utterance %s failed", job.stem)
+        return Outcome(job, (), f"unexpected {type(e).__name__}: {e}")
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    out: Path,
+    voices: Sequence[Voice],
+    workers: int,
+    noises: Sequence[np.ndarray] = (),
+    progress: bool = True,
+) -> Iterator[Outcome]:
+    """Outcomes of all jobs (in completion order), in `workers` processes."""
+    args = (_WorkerState(out, {v.name: v for v in voices}, list(noises)),)
+    bar = tqdm(total=len(jobs), unit="utt", disable=not progress, smoothing=0.05)
+    try:
+        if workers == 1:
+            _init_worker(*args)
+            outcomes: Iterable[Outcome] = map(_work, jobs)
+            yield from _with_bar(outcomes, bar)
+        else:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
+                yield from _with_bar(pool.imap_unordered(_work, jobs, chunksize=4), bar)
+    finally:
+        bar.close()
+
+
+def _with_bar(outcomes: Iterable[Outcome], bar: tqdm) -> Iterator[Outcome]:
+    for outcome in outcomes:
+        bar.update(1)
+        yield outcome
+
+
+@dataclass
+class Summary:
+    seconds: float = 0.0  # wall time of this run
+    written: int = 0  # audio files written by this run
+    failures: list[str] = field(default_factory=list)  # "stem voice: reason"
+    records: dict[str, list[Record]] = field(default_factory=dict)  # per split
+
+    def to_dict(self, voices: Sequence[Voice], sentences: Sequence[str]) -> dict[str, object]:
+        def per_engine(recs: Iterable[Record]) -> dict[str, int]:
+            names = {r.voice for r in recs}
+            return dict(sorted(Counter(n.split("/")[0] for n in names).items()))
+
+        stats = text_stats(sentences)
+        return {
+            "wall_seconds": round(self.seconds, 1),
+            "audio_files_written": self.written,
+            "failures": len(self.failures),
+            "text": asdict(stats),
+            "splits": {
+                split: {
+                    "utterances": len(recs),
+                    "clean_utterances": sum(r.augment is None for r in recs),
+                    "hours": round(total_hours(recs), 3),
+                    "clean_hours": round(total_hours(r for r in recs if r.augment is None), 3),
+                    "voices": len({r.voice for r in recs}),
+                    "voices_per_engine": per_engine(recs),
+                }
+                for split, recs in self.records.items()
+            },
+            "heldout_voices": sorted(v.name for v in voices if v.heldout),
+        }
+
+
+def sentences_for(out: Path, seed: int) -> list[str]:
+    """The run's sentences, built once and kept in `out` so a resumed run uses the same ones."""
+    path = out / f"sentences-seed{seed}.txt"
+    if path.exists():
+        return path.read_text(encoding="utf-8").splitlines()
+    sentences = build_sentences(seed)
+    atomic_write_text(path, "".join(s + "\n" for s in sentences))
+    return sentences
+
+
+def generate(
+    config: CorpusConfig,
+    voices: Sequence[Voice],
+    sentences: Sequence[str],
+    progress: bool = True,
+) -> Summary:
+    """Plan, synthesise (skipping finished utterances) and write the manifests of `config.out`."""
+    config.validate()
+    start = time.monotonic()
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(sentences, voices, config)
+    summary = Summary(records={split: [] for split in SPLITS})
+    done: dict[tuple[str, int], tuple[Record, ...]] = {}
+    noises = load_noises() if config.augmented_copies else []
+    for outcome in run_jobs(jobs, out, voices, config.workers, noises, progress):
+        summary.written += outcome.written
+        if outcome.error is not None:
+            job = outcome.job
+            summary.failures.append(f"{job.stem} {job.voice}: {outcome.error}")
+            log.warning("dropped %s (%s): %s", job.stem, job.voice, outcome.error)
+        done[(outcome.job.split, outcome.job.index)] = outcome.records
+    for (split, _), finished in sorted(done.items()):
+        summary.records[split].extend(finished)
+    for split, records in summary.records.items():
+        write_manifest(out / f"{split}.jsonl", records)
+    atomic_write_text(out / "failures.txt", "".join(f + "\n" for f in sorted(summary.failures)))
+    catalogue = [asdict(v) for v in voices]
+    atomic_write_text(out / "voices.json", json.dumps(catalogue, indent=1) + "\n")
+    summary.seconds = time.monotonic() - start
+    atomic_write_text(
+        out / "summary.json", json.dumps(summary.to_dict(voices, sentences), indent=1) + "\n"
+    )
+    return summary

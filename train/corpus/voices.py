@@ -1,0 +1,241 @@
+"""A catalogue of TTS voices across the installed Debian engines, with a fixed held-out split.
+
+Why: a recogniser trained on synthetic speech generalises only as far as its voices vary, and its
+validation figure means something only on voices it never heard. Each `Voice` is a small frozen
+(picklable) value: an engine, the engine's voice id, and whether it is held out. `synthesize`
+runs the engine in a subprocess and returns float32 mono at 16 kHz (resampled with soxr).
+Engines that are not installed are skipped by `installed_voices()`.
+
+Held out, never used for training (`HELDOUT`):
+- the CMU ARCTIC speaker SLT in all three engines that carry her (flite slt, festival
+  cmu_us_slt_arctic_hts, RHVoice slt), so the held-out speaker is unheard, not just the engine;
+- pico en-GB (pico en-US trains);
+- MBROLA us3 (us1, us2, en1 train);
+- espeak-ng variants f4, m7, klatt3, Annie and quincy, with every English accent (the other
+  variants train with every accent).
+
+Licences (read from /usr/share/doc/<pkg>/copyright): MBROLA us1/us2/us3/en1 may be used to
+synthesise speech with the MBROLA program, free of charge, not sold without permission; pico
+(Apache-2.0 claimed, binary language files, redistributable); RHVoice alan/bdl/clb/slt are
+LGPL-2.1+; festvox voices are under permissive EST licences. rhvoice-english also installs
+"evgeniy-eng" and "lyubov", whose licence is CC-BY-NC-ND-4.0 (no derivatives): they are never used.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16_000
+ESPEAK_DEFAULT_WPM = 175
+ESPEAK_DEFAULT_PITCH = 50
+MBROLA_DIR = Path("/usr/share/mbrola")
+MBROLA_VOICES = ("us1", "us2", "us3", "en1")
+FLITE_VOICES = ("kal16", "awb", "rms", "slt")
+FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+PICO_LANG_DIR = Path("/usr/share/pico/lang")
+PICO_VOICES = ("en-US", "en-GB")
+RHVOICE_DIR = Path("/usr/share/RHVoice/voices")
+# evgeniy-eng and lyubov are CC-BY-NC-ND-4.0: excluded by licence (see the module docstring).
+RHVOICE_VOICES = ("alan", "bdl", "clb", "slt")
+HELDOUT_ESPEAK_VARIANTS = frozenset({"f4", "m7", "klatt3", "Annie", "quincy"})
+HELDOUT = frozenset(
+    {
+        "flite/slt",
+        "festival/cmu_us_slt_arctic_hts",
+        "rhvoice/slt",
+        "pico/en-GB",
+        "mbrola/mb-us3",
+    }
+)
+ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
+
+
+class SynthesisError(RuntimeError):
+    """The engine failed or produced no audio."""
+
+
+@dataclass(frozen=True)
+class Prosody:
+    rate: float = 1.0  # speaking-rate factor; > 1 is faster
+    pitch: float = 1.0  # pitch factor where the engine supports it; > 1 is higher
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str  # "engine/ident", unique, used in manifests
+    engine: str  # one of ENGINES
+    ident: str  # the engine's own voice id
+    heldout: bool  # never used for training
+
+    def synthesize(
+        self, text: str, prosody: Prosody = Prosody(), timeout: float = 60.0
+    ) -> np.ndarray:
+        """Speak `text`; float32 mono at 16 kHz. Raises SynthesisError on any engine failure."""
+        with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
+            wav = Path(tmp) / "out.wav"
+            cmd, stdin = _COMMANDS[self.engine](self.ident, text, prosody, wav)
+            try:
+                proc = subprocess.run(
+                    cmd, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise SynthesisError(f"{self.name}: {e}") from e
+            if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
+                err = proc.stderr.strip()[-300:]
+                raise SynthesisError(f"{self.name}: exit {proc.returncode}: {err}")
+            try:
+                audio, rate = sf.read(wav, dtype="float32", always_2d=True)
+            except (RuntimeError, sf.LibsndfileError) as e:
+                raise SynthesisError(f"{self.name}: unreadable output: {e}") from e
+        return to_16k(audio.mean(axis=1), rate)
+
+
+def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Float32 mono at 16 kHz."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if rate != SAMPLE_RATE:
+        audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+    return audio
+
+
+Command = tuple[list[str], str | None]
+
+
+def _espeak(ident: str, text: str, p: Prosody, wav: Path) -> Command:
+    wpm = round(ESPEAK_DEFAULT_WPM * p.rate)
+    pitch = min(99, max(0, round(ESPEAK_DEFAULT_PITCH * p.pitch)))
+    return ["espeak-ng", "-v", ident, "-s", str(wpm), "-p", str(pitch), "-w", str(wav)], text
+
+
+def _flite(ident: str, text: str, p: Prosody, wav: Path) -> Command:
+    stretch = f"duration_stretch={1.0 / p.rate:.3f}"
+    return ["flite", "-voice", ident, "--setf", stretch, "-t", text, "-o", str(wav)], None
+
+
+def _festival(ident: str, text: str, p: Prosody, wav: Path) -> Command:
+    stretch = f"{1.0 / p.rate:.3f}"
+    cmd = ["text2wave", "-eval", f"(voice_{ident})"]
+    cmd += ["-eval", f"(Parameter.set 'Duration_Stretch {stretch})", "-o", str(wav)]
+    return cmd, text
+
+
+def _pico(ident: str, text: str, p: Prosody, wav: Path) -> Command:
+    speed, pitch = round(100 * p.rate), round(100 * p.pitch)
+    markup = f'<speed level="{speed}"><pitch level="{pitch}">{text}</pitch></speed>'
+    return ["pico2wave", "-l", ident, "-w", str(wav), markup], None
+
+
+def _rhvoice(ident: str, text: str, p: Prosody, wav: Path) -> Command:
+    rate, pitch = round(100 * p.rate), round(100 * p.pitch)
+    return ["RHVoice-test", "-p", ident, "-r", str(rate), "-t", str(pitch), "-o", str(wav)], text
+
+
+_COMMANDS: dict[str, Callable[[str, str, Prosody, Path], Command]] = {
+    "espeak": _espeak,
+    "mbrola": _espeak,
+    "flite": _flite,
+    "festival": _festival,
+    "pico": _pico,
+    "rhvoice": _rhvoice,
+}
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def parse_espeak_voices(listing: str, file_prefix: str) -> list[str]:
+    """Column 2 (language) or the file's basename of `espeak-ng --voices=...` rows."""
+    out: list[str] = []
+    for line in listing.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5 and cols[4].startswith(file_prefix):
+            name = cols[1] if file_prefix == "gmw/" else cols[4][len(file_prefix) :]
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def espeak_voices() -> list[Voice]:
+    """English accents x voice variants of espeak-ng."""
+    if shutil.which("espeak-ng") is None:
+        return []
+    accents = parse_espeak_voices(_run(["espeak-ng", "--voices=en"]), "gmw/")
+    variants = parse_espeak_voices(_run(["espeak-ng", "--voices=variant"]), "!v/")
+    return [
+        Voice(f"espeak/{a}+{v}", "espeak", f"{a}+{v}", v in HELDOUT_ESPEAK_VARIANTS)
+        for a in accents
+        if re.fullmatch(r"en(-[\w-]+)?", a)
+        for v in variants
+    ]
+
+
+def _voice(engine: str, ident: str) -> Voice:
+    name = f"{engine}/{ident}"
+    return Voice(name, engine, ident, name in HELDOUT)
+
+
+def mbrola_voices() -> list[Voice]:
+    if shutil.which("espeak-ng") is None or shutil.which("mbrola") is None:
+        return []
+    return [_voice("mbrola", f"mb-{v}") for v in MBROLA_VOICES if (MBROLA_DIR / v / v).exists()]
+
+
+def flite_voices() -> list[Voice]:
+    if shutil.which("flite") is None:
+        return []
+    listed = _run(["flite", "-lv"]).split()
+    return [_voice("flite", v) for v in FLITE_VOICES if v in listed]
+
+
+def festival_voices() -> list[Voice]:
+    if shutil.which("text2wave") is None:
+        return []
+    found = [v for v in FESTIVAL_VOICES if any(FESTIVAL_VOICE_DIR.glob(f"*/{v}"))]
+    return [_voice("festival", v) for v in found]
+
+
+def pico_voices() -> list[Voice]:
+    if shutil.which("pico2wave") is None:
+        return []
+    return [_voice("pico", v) for v in PICO_VOICES if any(PICO_LANG_DIR.glob(f"{v}_*"))]
+
+
+def rhvoice_voices() -> list[Voice]:
+    if shutil.which("RHVoice-test") is None:
+        return []
+    return [_voice("rhvoice", v) for v in RHVOICE_VOICES if (RHVOICE_DIR / v).is_dir()]
+
+
+_DISCOVER: dict[str, Callable[[], list[Voice]]] = {
+    "espeak": espeak_voices,
+    "mbrola": mbrola_voices,
+    "flite": flite_voices,
+    "festival": festival_voices,
+    "pico": pico_voices,
+    "rhvoice": rhvoice_voices,
+}
+
+
+def installed_voices(engines: Iterable[str] = ENGINES) -> list[Voice]:
+    """Every voice of the named engines that is installed here, in a fixed order."""
+    out: list[Voice] = []
+    for engine in engines:
+        if engine not in _DISCOVER:
+            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+        out.extend(_DISCOVER[engine]())
+    return out
