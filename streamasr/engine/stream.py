@@ -1,4 +1,4 @@
-"""One stream, start to finish: frontend -> step -> greedy decoder.
+"""One stream, start to finish: frontend -> step -> decoder (greedy unless given another).
 
 Used by the CLI and by evaluation, so offline figures come from the very code path the
 daemon runs (the daemon batches the step across streams but shares everything else).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from streamasr.decode.factory import Decoder
 from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.frontend import Frontend
@@ -17,11 +18,18 @@ from streamasr.features.mfcc import SAMPLE_RATE
 
 
 class Stream:
-    def __init__(self, recognizer: Recognizer, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        sample_rate: int = SAMPLE_RATE,
+        decoder: Decoder | None = None,
+    ) -> None:
         self.recognizer = recognizer
         art = recognizer.artifact
         self.frontend = Frontend(art.features, art.stats, recognizer.frames_per_step, sample_rate)
-        self.decoder = GreedyDecoder(recognizer.frame_seconds, recognizer.endpoint)
+        self.decoder: Decoder = decoder or GreedyDecoder(
+            recognizer.frame_seconds, recognizer.endpoint
+        )
         self._state = recognizer.init_state(1)
         self.finished = False
 
@@ -52,7 +60,7 @@ class Stream:
         return decode_frames(self.decoder, log_probs[0])
 
 
-def decode_frames(decoder: GreedyDecoder, log_probs: npt.NDArray[np.float32]) -> list[Hypothesis]:
+def decode_frames(decoder: Decoder, log_probs: npt.NDArray[np.float32]) -> list[Hypothesis]:
     """Feed frames to a decoder, finalising at each endpoint; returns those finals."""
     finals = []
     start = 0

@@ -1,0 +1,213 @@
+"""Greedy vs beam decoding on evaluation manifests: WER/CER and decoding cost.
+
+``bin/bench decode MANIFEST... [--model PATH] [--limit N] [--lm PATH] [--pocketsphinx]``;
+``bin/bench decode --synthetic MANIFEST --limit 100`` needs no model: it spells each
+reference as fake CTC log-probabilities in which a share (``--confusion``) of the characters
+lose to a wrong one (0.55 vs 0.35), so an LM has something to fix; it measures cost and
+sanity, not accuracy on speech.
+
+Each utterance goes once through the streaming path (frontend and jitted step in 100 ms
+chunks, as a live client sends it); the log-probabilities it produced are kept, and every
+decoder is then fed the same frames in the same chunks, with endpoints, through
+``decode_frames``. Decoders are chunk-invariant (tested), so this is what the daemon would
+output, and the timing isolates the decoder. Prints a Markdown table: WER, CER and
+decoder milliseconds per audio-second (a decoder RTF of 0.01 = 10 ms/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import numpy.typing as npt
+
+from streamasr.audio.files import AudioFileError, read_audio
+from streamasr.decode.beam import BeamOptions
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.factory import Decoder, load_lm, make_decoder
+from streamasr.decode.greedy import GreedyDecoder
+from streamasr.decode.hypothesis import Hypothesis
+from streamasr.engine.recognizer import Recognizer
+from streamasr.engine.stream import Stream, decode_frames
+from streamasr.vocab import BLANK, SYMBOLS, VOCAB_SIZE
+from train.corpus.manifest import read_manifest, resolve_audio
+
+CHUNK_SECONDS = 0.1
+SYNTHETIC_FRAME = 0.04  # seconds per output frame of the synthetic log-probs
+# (label, kind, beam size, lm_path: None = bundled, "none" = no LM)
+SYSTEMS: tuple[tuple[str, str, int, str | None], ...] = (
+    ("greedy", "greedy", 1, "none"),
+    ("beam 4, no LM", "beam", 4, "none"),
+    ("beam 8, no LM", "beam", 8, "none"),
+    ("beam 16, no LM", "beam", 16, "none"),
+    ("beam 4 + LM", "beam", 4, None),
+    ("beam 8 + LM", "beam", 8, None),
+    ("beam 16 + LM", "beam", 16, None),
+)
+
+
+class _Recorder:
+    """A greedy decoder that keeps every frame it consumed."""
+
+    def __init__(self, inner: GreedyDecoder) -> None:
+        self.inner = inner
+        self.frame_seconds = inner.frame_seconds
+        self.rows: list[npt.NDArray[np.float32]] = []
+
+    @property
+    def frames(self) -> int:
+        return self.inner.frames
+
+    @property
+    def segment(self) -> int:
+        return self.inner.segment
+
+    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+        consumed, fired = self.inner.advance(log_probs)
+        self.rows.append(np.array(log_probs[:consumed]))
+        return consumed, fired
+
+    def partial(self) -> Hypothesis:
+        return self.inner.partial()
+
+    def finalize(self, *, endpoint: bool = False) -> Hypothesis:
+        return self.inner.finalize(endpoint=endpoint)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    reference: str
+    seconds: float
+    log_probs: npt.NDArray[np.float32]  # [T, V] as the streaming step produced them
+
+
+def log_probs_of(recognizer: Recognizer, manifest: Path, limit: int | None) -> list[Utterance]:
+    out = []
+    for record in read_manifest(manifest)[:limit]:
+        try:
+            audio = read_audio(resolve_audio(record, manifest))
+        except AudioFileError as e:
+            print(f"bench: skipping unreadable entry: {e}", file=sys.stderr)
+            continue
+        stream = Stream(recognizer, audio.sample_rate)
+        recorder = _Recorder(GreedyDecoder(recognizer.frame_seconds, EndpointConfig()))
+        stream.decoder = recorder  # type: ignore[assignment]
+        step = max(1, int(audio.sample_rate * CHUNK_SECONDS))
+        for start in range(0, audio.samples.size, step):
+            stream.accept(audio.samples[start : start + step])
+        stream.finish()
+        rows = recorder.rows or [np.zeros((0, 0), np.float32)]
+        out.append(Utterance(record.text, audio.duration, np.concatenate(rows)))
+    return out
+
+
+def synthetic(manifest: Path, limit: int | None, confusion: float) -> list[Utterance]:
+    """References spelled as peaky fake log-probs, 40 ms frames (see the module doc)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for record in read_manifest(manifest)[:limit]:
+        rows = []
+        for ch in record.text:
+            for _ in range(int(rng.integers(1, 3))):
+                blank = np.full(VOCAB_SIZE, 1e-4)
+                blank[BLANK] = 0.95
+                rows.append(blank)
+            row = np.full(VOCAB_SIZE, 1e-3)
+            right, wrong = SYMBOLS.index(ch), int(rng.integers(1, VOCAB_SIZE))
+            if rng.random() < confusion and wrong != right:
+                row[right], row[wrong] = 0.35, 0.55
+            else:
+                row[right] = 0.6
+                row[wrong] += 0.3
+            rows.append(row)
+        lp = np.log(np.array(rows) / np.sum(rows, axis=1, keepdims=True)).astype(np.float32)
+        out.append(Utterance(record.text, lp.shape[0] * SYNTHETIC_FRAME, lp))
+    return out
+
+
+def decode_utterance(decoder: Decoder, lp: npt.NDArray[np.float32], chunk: int) -> str:
+    finals: list[Hypothesis] = []
+    for start in range(0, lp.shape[0], chunk):
+        finals += decode_frames(decoder, lp[start : start + chunk])
+        decoder.partial()  # a live session asks for a partial after every chunk
+    finals.append(decoder.finalize())
+    return " ".join(h.text for h in finals if h.text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench.decode", description=__doc__)
+    p.add_argument("manifests", nargs="+", type=Path)
+    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    p.add_argument("--lm", help="ARPA file for the '+ LM' rows (default: the bundled LM)")
+    p.add_argument("--pocketsphinx", action="store_true", help="also score PocketSphinx")
+    p.add_argument("--alpha", type=float, default=BeamOptions.alpha, help="LM weight")
+    p.add_argument("--beta", type=float, default=BeamOptions.beta, help="word bonus (with LM)")
+    p.add_argument("--synthetic", action="store_true", help="fake log-probs, no model")
+    p.add_argument("--confusion", type=float, default=0.3, help="--synthetic: share confused")
+    args = p.parse_args(argv)
+    options = BeamOptions(alpha=args.alpha, beta=args.beta)
+    recognizer = None if args.synthetic else Recognizer.from_file(args.model, EndpointConfig())
+    frame_seconds = SYNTHETIC_FRAME if recognizer is None else recognizer.frame_seconds
+    chunk = max(1, round(CHUNK_SECONDS / frame_seconds))
+    if args.lm:
+        load_lm(str(Path(args.lm).resolve()))
+    print("| system | set | n | WER | CER | decoder ms per audio-s |")
+    print("|---|---|---|---|---|---|")
+    for manifest in args.manifests:
+        began = time.perf_counter()
+        utts = (
+            synthetic(manifest, args.limit, args.confusion)
+            if recognizer is None
+            else log_probs_of(recognizer, manifest, args.limit)
+        )
+        model_s = time.perf_counter() - began
+        audio_s = sum(u.seconds for u in utts)
+        refs = [u.reference for u in utts]
+        name = manifest.stem
+        for label, kind, size, lm_path in SYSTEMS:
+            lm = args.lm if (args.lm and lm_path is None) else lm_path
+            hyps = []
+            spent = 0.0
+            for u in utts:
+                decoder = make_decoder(
+                    kind,
+                    frame_seconds,
+                    EndpointConfig(),
+                    lm_path=lm,
+                    beam_size=size,
+                    options=options,
+                )
+                t0 = time.perf_counter()
+                hyps.append(decode_utterance(decoder, u.log_probs, chunk))
+                spent += time.perf_counter() - t0
+            wer, cer = jiwer.wer(refs, hyps), jiwer.cer(refs, hyps)
+            ms = 1000 * spent / audio_s
+            print(f"| {label} | {name} | {len(utts)} | {wer:.1%} | {cer:.1%} | {ms:.2f} |")
+        if args.pocketsphinx and recognizer is None:
+            print("bench: --pocketsphinx needs audio, not --synthetic", file=sys.stderr)
+        elif args.pocketsphinx:
+            from train.evaluate import pocketsphinx_transcriber
+
+            ps = pocketsphinx_transcriber()
+            hyps = []
+            t0 = time.perf_counter()
+            for record in read_manifest(manifest)[: args.limit]:
+                audio = read_audio(resolve_audio(record, manifest))
+                hyps.append(ps(audio.samples, audio.sample_rate))
+            ms = 1000 * (time.perf_counter() - t0) / audio_s
+            wer, cer = jiwer.wer(refs, hyps), jiwer.cer(refs, hyps)
+            print(f"| pocketsphinx | {name} | {len(utts)} | {wer:.1%} | {cer:.1%} | {ms:.0f} |")
+        if recognizer is not None:
+            print(f"<!-- {name}: frontend+model {1000 * model_s / audio_s:.1f} ms/audio-s -->")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

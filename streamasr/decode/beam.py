@@ -1,0 +1,429 @@
+"""Streaming CTC prefix beam search with an optional word n-gram LM, lexicon and phrase list.
+
+Each call to ``advance`` runs the prefix beam search over the new frames only: the beams and
+their blank / non-blank log-probabilities are carried between calls, and the work per frame
+is (beams kept) x (candidate characters of that frame), so it does not grow with the stream.
+A prefix is a node pointing at its parent; a node carries what scoring needs (the word being
+spelled, the LM state, the phrase state, the sum of word-level scores), so extending it is
+O(1) and never re-reads the text.
+
+Word-level scores (natural logs) are added when a word ends (a space, or end of utterance):
+``alpha * log p_LM(word | history) + beta`` (with an LM only: ``beta`` offsets the LM's cost
+per word). With a lexicon, a spelling that leaves it pays, at that character,
+``oov_penalty`` and ``alpha * log p_LM(<unk> | history)``, then ``oov_char_penalty`` per
+character spelled outside it (the character fallback: unknown words stay possible, but
+gluing known words into one long unknown word neither saves nor defers their LM cost);
+``phrase_bonus`` per word that continues a phrase of the session's phrase list. With
+``restrict`` only spellings of phrase-list words that continue a phrase survive.
+
+Partials come from the best beam; the stable prefix is the longest run of closed words that
+all beams alive share. Endpoints follow the greedy rules (trailing frames whose best symbol
+is the blank), so greedy and beam decoding cut utterances at the same frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from streamasr.decode.endpoint import EndpointConfig, is_endpoint
+from streamasr.decode.hypothesis import Hypothesis, Word
+from streamasr.decode.lexicon import Lexicon, Phrase, PhraseList
+from streamasr.decode.lm import UNK, NgramLM, State
+from streamasr.vocab import BLANK, SYMBOLS
+
+SPACE = SYMBOLS.index(" ")
+_NEG_INF = -math.inf
+
+
+@dataclass(frozen=True)
+class BeamOptions:
+    beam_size: int = 8  # prefixes kept after each frame
+    char_threshold: float = 8.0  # characters tried per frame: log-prob within this of the best
+    max_chars: int = 6  # ... and at most this many of them
+    beam_threshold: float = 10.0  # prefixes scoring this far below the best are dropped
+    alpha: float = 0.5  # LM weight (on natural-log word probabilities)
+    beta: float = 1.0  # word insertion bonus, per word (only with an LM)
+    oov_penalty: float = 4.0  # charged once when a spelling leaves the lexicon
+    oov_char_penalty: float = 1.5  # ... and for each character spelled outside it
+    phrase_bonus: float = 4.0  # per word that continues a phrase of the phrase list
+    restrict: bool = False  # only phrase-list phrases can be recognised
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1 or self.max_chars < 1:
+            raise ValueError(
+                f"beam_size and max_chars must be >= 1, got {self.beam_size}, {self.max_chars}"
+            )
+        for name in (
+            "char_threshold",
+            "beam_threshold",
+            "alpha",
+            "oov_penalty",
+            "oov_char_penalty",
+            "phrase_bonus",
+        ):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"beam option {name} must be >= 0, got {getattr(self, name)}")
+
+
+class _WordLink:
+    """A closed word and the closed words before it (shared between prefixes). The Word
+    itself is built when first asked for: most links die in the beam unread."""
+
+    __slots__ = ("_word", "confs", "end", "prev", "seconds", "start", "text")
+
+    def __init__(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        confs: tuple[float, ...],
+        seconds: float,
+        prev: _WordLink | None,
+    ) -> None:
+        self.text = text
+        self.start = start  # frame of the first character
+        self.end = end  # frame of the last character
+        self.confs = confs
+        self.seconds = seconds  # per frame
+        self.prev = prev
+        self._word: Word | None = None
+
+    @property
+    def word(self) -> Word:
+        if self._word is None:
+            fs = self.seconds
+            conf = float(np.mean(self.confs))
+            self._word = Word(self.text, self.start * fs, self.end * fs + fs, conf)
+        return self._word
+
+
+class _Prefix:
+    """One prefix of the beam: the parent prefix plus one symbol."""
+
+    __slots__ = (
+        "closed",
+        "confs",
+        "end",
+        "lm",
+        "parent",
+        "phrase",
+        "score",
+        "start",
+        "symbol",
+        "word",
+    )
+
+    def __init__(
+        self,
+        parent: _Prefix | None,
+        symbol: int,
+        word: str,
+        start: int,
+        end: int,
+        confs: tuple[float, ...],
+        closed: _WordLink | None,
+        lm: State,
+        phrase: Phrase,
+        score: float,
+    ) -> None:
+        self.parent = parent  # only while the parent is in the beam (for merging)
+        self.symbol = symbol  # last symbol emitted (BLANK for the empty prefix)
+        self.word = word  # characters since the last space
+        self.start = start  # frame of the word's first character
+        self.end = end  # frame of the word's last character
+        self.confs = confs  # posterior of each character of ``word``
+        self.closed = closed  # closed words, last first
+        self.lm = lm  # LM state after the closed words
+        self.phrase = phrase  # phrase-list state after the closed words
+        self.score = score  # sum of word-level scores so far (LM, bonuses, penalties)
+
+
+def _lae(a: float, b: float) -> float:
+    """log(exp(a) + exp(b))."""
+    if a < b:
+        a, b = b, a
+    if b == _NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+class BeamDecoder:
+    """One stream's beam-search decoder; feed it log-probabilities [T, V] as they arrive."""
+
+    def __init__(
+        self,
+        frame_seconds: float,
+        endpoint: EndpointConfig | None = None,
+        options: BeamOptions | None = None,
+        *,
+        lm: NgramLM | None = None,
+        lexicon: Lexicon | None = None,
+        phrases: PhraseList | None = None,
+    ) -> None:
+        if not frame_seconds > 0:
+            raise ValueError(f"frame_seconds must be positive, got {frame_seconds}")
+        self.frame_seconds = frame_seconds
+        self.endpoint = endpoint or EndpointConfig()
+        self.options = options or BeamOptions()
+        if self.options.restrict and not phrases:
+            raise ValueError("restrict=True needs a non-empty phrase list")
+        self.phrases = phrases if phrases else None
+        restrict = self.options.restrict
+        # Restricted to a phrase list, the phrases are the grammar: no LM, no lexicon.
+        self.lm = None if restrict else lm
+        if lexicon is not None and self.phrases is not None and not restrict:
+            lexicon = lexicon.extended(self.phrases.words)
+        self.lexicon = None if restrict else lexicon
+        self.frames = 0  # output frames seen since stream start
+        self.segment = 0
+        self._start_utterance()
+
+    def _start_utterance(self) -> None:
+        self._utterance_start = self.frames
+        self._last_symbol = BLANK  # greedy best symbol of the previous frame (endpointing)
+        self._last_emission = self.frames
+        lm_state: State = self.lm.start() if self.lm is not None else ()
+        root = _Prefix(None, BLANK, "", 0, 0, (), None, lm_state, (), 0.0)
+        self._beams: dict[_Prefix, tuple[float, float]] = {root: (0.0, _NEG_INF)}
+        self._best = root
+
+    @property
+    def decoded_anything(self) -> bool:
+        return bool(self._best.word or self._best.closed)
+
+    # ---- the search -------------------------------------------------------------------
+
+    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+        """Consume frames [T, V] up to and including the first at which an endpoint rule
+        fires. Returns (frames consumed, endpoint fired); after an endpoint, call
+        ``finalize`` and feed the rest."""
+        if log_probs.ndim != 2 or log_probs.shape[1] != len(SYMBOLS):
+            raise ValueError(f"expected log-probs [T, {len(SYMBOLS)}], got {log_probs.shape}")
+        opts = self.options
+        lp = np.asarray(log_probs, dtype=np.float64)
+        greedy = np.argmax(lp, axis=1).tolist()
+        k = min(opts.max_chars, lp.shape[1] - 1)
+        # Candidate characters per frame: the k best non-blank symbols (ties: lower id first)
+        # whose log-prob is within the threshold of the frame's best symbol.
+        top = np.argsort(-lp[:, 1:], axis=1, kind="stable")[:, :k] + 1
+        ok = (
+            np.take_along_axis(lp, top, axis=1)
+            >= lp.max(axis=1, keepdims=True) - opts.char_threshold
+        )
+        tops = top.tolist()
+        oks = ok.tolist()
+        rows = lp.tolist()
+        probs = np.exp(np.asarray(log_probs, dtype=np.float32)).tolist()  # as greedy computes
+        for i in range(lp.shape[0]):
+            cands = [c for c, good in zip(tops[i], oks[i], strict=True) if good]
+            self._step(rows[i], probs[i], cands)
+            symbol = greedy[i]
+            if symbol != BLANK and symbol != self._last_symbol:
+                self._last_emission = self.frames + 1
+            self._last_symbol = symbol
+            self.frames += 1
+            if self._endpoint_reached():
+                return i + 1, True
+        return lp.shape[0], False
+
+    def _step(self, lp: list[float], prob: list[float], cands: list[int]) -> None:
+        t = self.frames
+        nxt: dict[_Prefix, list[float]] = {}
+        edges: dict[tuple[_Prefix | None, int], _Prefix] = {
+            (p.parent, p.symbol): p for p in self._beams
+        }
+        blank_lp = lp[BLANK]
+        blank_or_space = _lae(blank_lp, lp[SPACE])
+
+        def add(p: _Prefix, index: int, value: float) -> None:
+            cell = nxt.get(p)
+            if cell is None:
+                cell = nxt[p] = [_NEG_INF, _NEG_INF]
+            cell[index] = _lae(cell[index], value)
+
+        for prefix, (pb, pnb) in self._beams.items():
+            total = _lae(pb, pnb)
+            if prefix.word:
+                add(prefix, 0, total + blank_lp)
+                add(prefix, 1, pnb + lp[prefix.symbol])  # repeat collapses into the prefix
+            else:
+                # No word pending: a space is as good as a blank (spaces never double).
+                add(prefix, 0, total + blank_or_space)
+            for c in cands:
+                if c == SPACE and not prefix.word:
+                    continue
+                child = edges.get((prefix, c))
+                if child is None:
+                    child = self._extend(prefix, c, t, prob[c])
+                    if child is None:
+                        continue
+                    edges[(prefix, c)] = child
+                add(child, 1, (pb if c == prefix.symbol else total) + lp[c])
+
+        scored = sorted(
+            ((_lae(pb, pnb) + p.score, p) for p, (pb, pnb) in nxt.items()),
+            key=lambda sp: sp[0],
+            reverse=True,
+        )
+        best = scored[0][0]
+        keep = [
+            p
+            for s, p in scored[: self.options.beam_size]
+            if s >= best - self.options.beam_threshold
+        ]
+        self._beams = {p: (nxt[p][0], nxt[p][1]) for p in keep}
+        self._best = keep[0]
+        for p in keep:  # a parent that left the beam is never extended again: let it go,
+            if p.parent is not None and p.parent not in self._beams:  # so memory stays
+                p.parent = None  # bounded by the beam, however long the stream
+
+    def _extend(self, prefix: _Prefix, symbol: int, t: int, prob: float) -> _Prefix | None:
+        """The prefix plus one symbol, with its word-level score; None if not allowed."""
+        if symbol == SPACE:
+            closed = self._close(prefix)
+            if closed is None:
+                return None
+            link, lm_state, phrase, score = closed
+            return _Prefix(prefix, SPACE, "", t, t, (), link, lm_state, phrase, score)
+        char = SYMBOLS[symbol]
+        word = prefix.word + char
+        score = prefix.score
+        if self.options.restrict and self.phrases is not None:
+            if word not in self.phrases.char_prefixes(prefix.phrase):
+                return None
+        elif self.lexicon is not None and not self.lexicon.is_prefix(word):
+            score -= self.options.oov_char_penalty
+            if self.lexicon.is_prefix(prefix.word):  # the spelling just left the lexicon:
+                # Charge the penalty and the LM's <unk> now, not at the word's end, so that
+                # gluing known words into one unknown word cannot defer their LM cost.
+                score -= self.options.oov_penalty
+                if self.lm is not None:
+                    score += self.options.alpha * self.lm.score(prefix.lm, UNK)[0]
+        start = prefix.start if prefix.word else t
+        confs = (*prefix.confs, prob)
+        return _Prefix(
+            prefix,
+            symbol,
+            word,
+            start,
+            t,
+            confs,
+            prefix.closed,
+            prefix.lm,
+            prefix.phrase,
+            score,
+        )
+
+    def _close(self, prefix: _Prefix) -> tuple[_WordLink | None, State, Phrase, float] | None:
+        """Close the pending word: (closed words, LM state, phrase state, score); None if the
+        word is not allowed here. With no pending word nothing changes."""
+        if not prefix.word:
+            return prefix.closed, prefix.lm, prefix.phrase, prefix.score
+        opts = self.options
+        score = prefix.score
+        lm_state = prefix.lm
+        phrase = prefix.phrase
+        if self.lm is not None:
+            logp, lm_state = self.lm.score(prefix.lm, prefix.word)
+            charged = self.lexicon is not None and not self.lexicon.is_prefix(prefix.word)
+            score += opts.beta + (0.0 if charged else opts.alpha * logp)
+        if self.phrases is not None:
+            if opts.restrict:
+                nxt = self.phrases.step(prefix.phrase, prefix.word)
+                if nxt is None:
+                    return None
+                phrase = nxt
+            else:
+                phrase, matched = self.phrases.boost_step(prefix.phrase, prefix.word)
+                if matched:
+                    score += opts.phrase_bonus
+        link = _WordLink(
+            prefix.word, prefix.start, prefix.end, prefix.confs, self.frame_seconds, prefix.closed
+        )
+        return link, lm_state, phrase, score
+
+    def _endpoint_reached(self) -> bool:
+        return is_endpoint(
+            self.endpoint,
+            (self.frames - self._utterance_start) * self.frame_seconds,
+            (self.frames - self._last_emission) * self.frame_seconds,
+            self.decoded_anything,
+        )
+
+    # ---- results ----------------------------------------------------------------------
+
+    def partial(self) -> Hypothesis:
+        """The best prefix so far; ``stable`` is the closed words every live prefix shares."""
+        best = self._best
+        words = _words(best.closed)
+        text = " ".join([*(w.word for w in words), *([best.word] if best.word else [])])
+        stable = " ".join(_common(_texts(p.closed) for p in self._beams))
+        return Hypothesis(text=text, words=tuple(words), segment=self.segment, stable=stable)
+
+    def finalize(self, *, endpoint: bool = False) -> Hypothesis:
+        """Close the utterance, return its final hypothesis, and start the next one."""
+        best_score = _NEG_INF
+        best_link: _WordLink | None = None
+        for prefix, (pb, pnb) in self._beams.items():
+            closed = self._close(prefix)
+            if closed is None:
+                continue
+            link, lm_state, phrase, score = closed
+            restricted = self.phrases is not None and self.options.restrict
+            if restricted and self.phrases is not None and not self.phrases.can_end(phrase):
+                continue
+            if self.lm is not None:
+                score += self.options.alpha * self.lm.end(lm_state)
+            total = _lae(pb, pnb) + score
+            if total > best_score:
+                best_score, best_link = total, link
+        words = tuple(_words(best_link))
+        text = " ".join(w.word for w in words)
+        result = Hypothesis(
+            text=text,
+            words=words,
+            is_final=True,
+            segment=self.segment,
+            stable=text,
+            endpoint=endpoint,
+        )
+        self.segment += 1
+        self._start_utterance()
+        return result
+
+
+def _words(link: _WordLink | None) -> list[Word]:
+    out = []
+    while link is not None:
+        out.append(link.word)
+        link = link.prev
+    out.reverse()
+    return out
+
+
+def _texts(link: _WordLink | None) -> list[str]:
+    out = []
+    while link is not None:
+        out.append(link.text)
+        link = link.prev
+    out.reverse()
+    return out
+
+
+def _common(chains: Iterable[list[str]]) -> list[str]:
+    """The longest run of leading words that all ``chains`` share."""
+    it = iter(chains)
+    common = next(it, [])
+    for chain in it:
+        n = 0
+        for a, b in zip(common, chain, strict=False):
+            if a != b:
+                break
+            n += 1
+        common = common[:n]
+    return common
