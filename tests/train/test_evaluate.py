@@ -1,0 +1,64 @@
+"""bin/eval's engine: streaming transcription of a manifest, scored with jiwer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streamasr.model import artifact
+from streamasr.model.artifact import ModelArtifact
+from train.evaluate import Scored, rates
+
+
+def test_rates_are_word_and_character_error_rates() -> None:
+    rows = [Scored("v", "hello world", "hello word", 1.0, 0.1), Scored("v", "yes", "yes", 1.0, 0.1)]
+    wer, cer = rates(rows)
+    assert wer == pytest.approx(1 / 3)
+    assert cer == pytest.approx(1 / 14)
+
+
+def test_eval_command_prints_per_voice_figures_and_the_summary_line(
+    tmp_path: Path, tiny_artifact: ModelArtifact
+) -> None:
+    model = tmp_path / "m.streamasr"
+    artifact.save(tiny_artifact, model)
+    manifest = tmp_path / "m.jsonl"
+    lines = []
+    for i, text in enumerate(["go home", "call mom"]):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"{i}.wav"), text], check=True)
+        lines.append(json.dumps({"audio_filepath": f"{i}.wav", "duration": 1, "text": text,
+                                 "voice": f"espeak{i}"}))  # fmt: skip
+    manifest.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train.evaluate",
+            str(manifest),
+            "--model",
+            str(model),
+            "--per-voice",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert any(line.strip().startswith("espeak0") for line in out)
+    last = out[-1].split()
+    assert [field.split("=")[0] for field in last] == ["WER", "CER", "N"]
+    assert last[2] == "N=2"
+    assert float(last[1].split("=")[1]) >= 0
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "train.evaluate", str(tmp_path / "nope.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "no such manifest" in missing.stderr

@@ -1,0 +1,40 @@
+"""python -m train: train a model and export it as a streamasr model file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from streamasr.model import artifact
+from train.configs.default import get_config
+from train.train import train_and_evaluate
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="train", description=__doc__)
+    p.add_argument("--workdir", default="runs/default", help="checkpoints, logs, feature cache")
+    p.add_argument("--export", default=str(artifact.DEFAULT_MODEL_PATH), help="model file to write")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument("--train", nargs="+", help="training manifests (JSONL)")
+    p.add_argument("--valid", nargs="+", help="validation manifests (JSONL)")
+    args = p.parse_args(argv)
+    config = get_config()
+    if args.minutes is not None:
+        config = config.replace(time_budget_minutes=args.minutes)
+    if args.train:
+        config = config.replace(train_manifests=tuple(args.train))
+    if args.valid:
+        config = config.replace(valid_manifests=tuple(args.valid))
+    missing = [m for m in config.train_manifests if not Path(m).exists()]
+    if missing:
+        print(f"train: error: no such manifest: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    model = train_and_evaluate(config, args.workdir)
+    artifact.save(model, args.export)
+    print(f"wrote {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

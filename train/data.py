@@ -1,0 +1,226 @@
+"""Manifests -> normalised feature batches for CTC training.
+
+Features are computed once per manifest with the runtime's own extractor (so training and
+inference see identical frames) and cached under the work directory. Batches are grouped
+by length into a few padded shapes, so the jitted train step compiles a handful of times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from streamasr.audio.files import read_audio
+from streamasr.audio.resample import resample
+from streamasr.features import mfcc
+from streamasr.features.mfcc import FeatureConfig
+from streamasr.features.normalize import FeatureStats, StatsAccumulator
+from streamasr.vocab import encode
+from train.corpus.manifest import Record, read_manifest, resolve_audio
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """All utterances of some manifests, features concatenated in one array."""
+
+    frames: np.ndarray  # [total_frames, dim] float16 log-mel, not normalised
+    offsets: np.ndarray  # [n + 1] int64 start of each utterance in frames
+    labels: list[list[int]]  # label ids per utterance
+    texts: list[str]
+    voices: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def utterance(self, i: int) -> np.ndarray:
+        return self.frames[self.offsets[i] : self.offsets[i + 1]]
+
+
+@dataclass(frozen=True)
+class Batch:
+    frames: np.ndarray  # [B, T, dim] float32, normalised, zero in the padding
+    frame_paddings: np.ndarray  # [B, T] float32, 1.0 where padded
+    labels: np.ndarray  # [B, L] int32
+    label_paddings: np.ndarray  # [B, L] float32, 1.0 where padded
+    indices: np.ndarray  # [B] utterance index in the FeatureSet, -1 for filler rows
+
+
+def _features_of(args: tuple[str, FeatureConfig]) -> np.ndarray:
+    path, config = args
+    audio = read_audio(path)
+    samples = audio.samples
+    if audio.sample_rate != mfcc.SAMPLE_RATE:
+        samples = resample(samples, audio.sample_rate)
+    return mfcc.extract_all(config, samples).astype(np.float16)
+
+
+def load_features(
+    manifests: Sequence[str | Path],
+    config: FeatureConfig,
+    cache_dir: Path,
+    workers: int = 2,
+    limit: int | None = None,
+) -> FeatureSet:
+    """Featurise the manifests' audio (cached by manifest content and feature config)."""
+    records: list[tuple[Record, Path]] = []
+    for m in manifests:
+        path = Path(m)
+        records += [(r, resolve_audio(r, path)) for r in read_manifest(path)[:limit]]
+    key = hashlib.sha256(
+        json.dumps([[str(p), r.text] for r, p in records] + [config.to_dict()]).encode()
+    ).hexdigest()[:16]
+    cache = cache_dir / f"features-{key}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            frames, offsets = z["frames"], z["offsets"]
+    else:
+        # spawn, not fork: the parent runs JAX threads, which a fork would copy mid-flight.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+            feats = list(
+                pool.map(_features_of, [(str(p), config) for _, p in records], chunksize=16)
+            )
+        offsets = np.concatenate([[0], np.cumsum([f.shape[0] for f in feats])]).astype(np.int64)
+        frames = np.concatenate(feats) if feats else np.zeros((0, config.dim), np.float16)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, frames=frames, offsets=offsets)
+        tmp.replace(cache)
+    return FeatureSet(
+        frames=frames,
+        offsets=offsets,
+        labels=[encode(r.text) for r, _ in records],
+        texts=[r.text for r, _ in records],
+        voices=[r.voice for r, _ in records],
+    )
+
+
+def compute_stats(features: FeatureSet) -> FeatureStats:
+    acc = StatsAccumulator.empty(features.frames.shape[1])
+    for start in range(0, features.frames.shape[0], 1_000_000):
+        acc.add(features.frames[start : start + 1_000_000].astype(np.float32))
+    return acc.finish()
+
+
+def ctc_feasible(label: list[int], output_frames: int) -> bool:
+    """CTC needs one output frame per label plus one between repeated labels."""
+    repeats = sum(1 for a, b in itertools.pairwise(label) if a == b)
+    return len(label) + repeats <= output_frames
+
+
+def bucket_of(length: int, buckets: Sequence[int]) -> int | None:
+    for b in buckets:
+        if length <= b:
+            return b
+    return None
+
+
+def usable(features: FeatureSet, buckets: Sequence[int], frames_per_step: int) -> np.ndarray:
+    """Indices of utterances that fit a bucket and that CTC can align at the output rate."""
+    lengths = features.lengths()
+    keep = [
+        i
+        for i in range(len(features))
+        if features.labels[i]
+        and bucket_of(int(lengths[i]), buckets) is not None
+        and ctc_feasible(features.labels[i], int(lengths[i]) // frames_per_step)
+    ]
+    return np.asarray(keep, np.int64)
+
+
+def make_batch(
+    features: FeatureSet,
+    indices: Sequence[int],
+    length: int,
+    stats: FeatureStats,
+    batch_size: int,
+    label_capacity: int = 1,
+) -> Batch:
+    """Pad utterances to [batch_size, length] and labels to at least ``label_capacity``;
+    rows beyond len(indices) are filler (all padding)."""
+    dim = features.frames.shape[1]
+    frames = np.zeros((batch_size, length, dim), np.float32)
+    frame_paddings = np.ones((batch_size, length), np.float32)
+    max_label = max([len(features.labels[i]) for i in indices] + [label_capacity])
+    labels = np.zeros((batch_size, max_label), np.int32)
+    label_paddings = np.ones((batch_size, max_label), np.float32)
+    rows = np.full(batch_size, -1, np.int64)
+    for row, i in enumerate(indices):
+        utt = stats.apply(features.utterance(i).astype(np.float32))[:length]
+        frames[row, : utt.shape[0]] = utt
+        frame_paddings[row, : utt.shape[0]] = 0.0
+        label = features.labels[i]
+        labels[row, : len(label)] = label
+        label_paddings[row, : len(label)] = 0.0
+        rows[row] = i
+    return Batch(frames, frame_paddings, labels, label_paddings, rows)
+
+
+def batches(
+    features: FeatureSet,
+    indices: np.ndarray,
+    buckets: Sequence[int],
+    batch_frames: int,
+    stats: FeatureStats,
+    rng: np.random.Generator | None,
+    row_multiple: int = 1,
+    frames_per_step: int = 1,
+) -> Iterator[Batch]:
+    """One pass over ``indices`` in length-bucketed batches (shuffled when rng is given).
+    Batch size per bucket is batch_frames // bucket, rounded to a multiple of row_multiple
+    (the number of devices, for data parallelism). Labels are padded to the bucket's
+    output length (the most CTC can align), so each bucket has one shape and the jitted
+    step compiles once per bucket rather than once per distinct label length."""
+    lengths = features.lengths()
+    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
+    for i in indices.tolist():
+        b = bucket_of(int(lengths[i]), buckets)
+        if b is not None:
+            by_bucket[b].append(i)
+    plan: list[tuple[int, list[int]]] = []
+    for bucket, members in by_bucket.items():
+        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        order = list(members)
+        if rng is not None:
+            rng.shuffle(order)
+        plan += [(bucket, order[s : s + size]) for s in range(0, len(order), size)]
+    if rng is not None:
+        rng.shuffle(plan)
+    for bucket, members in plan:
+        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        yield make_batch(features, members, bucket, stats, size, bucket // frames_per_step)
+
+
+def spec_augment(
+    batch: Batch,
+    rng: np.random.Generator,
+    freq_masks: int,
+    freq_width: int,
+    time_masks: int,
+    time_width: int,
+) -> Batch:
+    """SpecAugment-style masking: masked values become 0, the mean after normalisation."""
+    frames = batch.frames.copy()
+    n, _t, f = frames.shape
+    valid = (1.0 - batch.frame_paddings).sum(axis=1).astype(int)
+    for row in range(n):
+        for _ in range(freq_masks):
+            width = int(rng.integers(0, freq_width + 1))
+            start = int(rng.integers(0, max(1, f - width)))
+            frames[row, :, start : start + width] = 0.0
+        for _ in range(time_masks):
+            width = int(rng.integers(0, min(time_width, max(1, valid[row] // 10)) + 1))
+            start = int(rng.integers(0, max(1, valid[row] - width)))
+            frames[row, start : start + width, :] = 0.0
+    return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
