@@ -9,7 +9,7 @@ LOCK="$STREAMASR_ROOT/requirements.lock"
 
 # Runtime needs PortAudio for the microphone and sox/espeak-ng for test audio.
 # Extra packages may be requested by the caller through STREAMASR_APT_EXTRA.
-_apt_packages="libportaudio2 libsndfile1 espeak-ng sox ${STREAMASR_APT_EXTRA:-}"
+_apt_packages="libportaudio2 libsndfile1 espeak-ng sox pulseaudio libasound2-plugins chromium ${STREAMASR_APT_EXTRA:-}"
 
 _say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 from streamasr.audio.files import AudioFileError, read_audio
 from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.factory import add_decoder_arguments, decoder_choice
 from streamasr.decode.hypothesis import Hypothesis
+from streamasr.mic_cli import add_mic_arguments, run_mic
 from streamasr.model.artifact import ArtifactError
+from streamasr.server.main import add_serve_arguments, run_serve
 
 CHUNK_SECONDS = 0.1  # real-time-sized chunks for --partials
 
@@ -38,6 +41,7 @@ def add_transcribe_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one utterance per file (no endpoint splitting on silence)",
     )
+    add_decoder_arguments(p)
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
@@ -46,7 +50,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
     try:
         recognizer = Recognizer.from_file(args.model, EndpointConfig(enabled=not args.no_endpoint))
-    except ArtifactError as e:
+        decoding = decoder_choice(args)
+    except (ArtifactError, ValueError) as e:
         return _fail(str(e))
     status = 0
     for name in args.files:
@@ -56,7 +61,8 @@ def run_transcribe(args: argparse.Namespace) -> int:
             print(f"streamasr: error: {e}", file=sys.stderr)
             status = 1
             continue
-        stream = Stream(recognizer, audio.sample_rate)
+        decoder = decoding.make(recognizer.frame_seconds, recognizer.endpoint)
+        stream = Stream(recognizer, audio.sample_rate, decoder)
         finals: list[Hypothesis] = []
         step = (
             max(1, int(audio.sample_rate * CHUNK_SECONDS)) if args.partials else audio.samples.size
@@ -100,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamasr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_transcribe_arguments(sub.add_parser("transcribe", help="transcribe audio files"))
+    add_serve_arguments(
+        sub.add_parser("serve", help="run the recognition daemon (websocket + browser page)")
+    )
+    add_mic_arguments(sub.add_parser("mic", help="dictate from the local microphone"))
     return parser
 
 
@@ -108,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "transcribe":
             return run_transcribe(args)
+        if args.command == "serve":
+            return run_serve(args)
+        if args.command == "mic":
+            return run_mic(args)
     except KeyboardInterrupt:
         return 130
     return _fail(f"unknown command {args.command}")

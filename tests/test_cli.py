@@ -85,3 +85,26 @@ def test_bad_model_file_is_one_clear_line(tmp_path: Path) -> None:
     result = run_cli("transcribe", "--model", str(bad), "x.wav")
     assert result.returncode == 2
     assert "truncated or corrupted" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--decoder", "beam", "--lm", "/nonexistent.arpa"], "language model not found"),
+        (["--decoder", "beam", "--beam-size", "0"], "beam"),
+        (["--decoder", "beam", "--lm", "{junk}"], "bad language model file"),
+    ],
+)
+def test_bad_decoder_flags_are_one_clear_line(
+    model_file: Path,
+    speak: Callable[[str], Path],
+    tmp_path: Path,
+    flags: list[str],
+    message: str,
+) -> None:
+    junk = tmp_path / "junk.arpa"
+    junk.write_text("this is not an ARPA file\n")
+    flags = [f.format(junk=junk) for f in flags]
+    result = run_cli("transcribe", "--model", str(model_file), *flags, str(speak("good morning")))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

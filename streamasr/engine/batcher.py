@@ -1,0 +1,461 @@
+"""Many streams, one batched encoder state, one worker thread.
+
+Every live stream owns a *slot*: one row of a capacity-sized ``EncoderState``. Callers
+(the server's event loop, the microphone thread) only append jobs to a stream and notify
+a condition variable; a single worker thread wakes on it, takes every queued job of every
+stream, runs the front end, gathers the slots that have whole model steps into a batch
+padded to a compiled bucket size, runs the jitted step once for all of them, scatters the
+new state back (padding rows and idle slots are never written), decodes, and hands each
+job's reply to the stream's callback. Nothing here ever sleeps to poll.
+
+A job's reply is exact: the finals its audio closed (endpoints), then the partial after it,
+so a client that sends one message and waits sees the hypothesis of everything it sent.
+Slots are reset with ``Recognizer.reset`` when their stream closes, before they are reused.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
+
+from streamasr.decode.factory import Decoder, DecoderChoice
+from streamasr.decode.hypothesis import Hypothesis
+from streamasr.engine.frontend import Frontend
+from streamasr.engine.recognizer import Recognizer
+from streamasr.engine.stream import decode_frames
+from streamasr.model.encoder import EncoderState
+from streamasr.model.step import BATCH_BUCKETS, Params, StepFn, bucket_for
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int32]
+
+
+class CapacityError(RuntimeError):
+    """Every slot is taken: refuse the stream rather than slow the others down."""
+
+
+class StreamClosedError(RuntimeError):
+    """A job was submitted to a stream that was finished or closed."""
+
+
+class JobKind(enum.Enum):
+    AUDIO = "audio"  # samples to recognize; reply: finals closed by them, then the partial
+    FINALIZE = "finalize"  # close the current utterance now and go on; reply: that final
+    FINISH = "finish"  # end of input; reply: remaining finals, the last one ends the stream
+
+
+@dataclass(frozen=True)
+class Reply:
+    ticket: int  # the job's number within its stream, from 0
+    kind: JobKind
+    finals: tuple[Hypothesis, ...]  # utterances closed by this job, in order
+    partial: Hypothesis | None  # the hypothesis after an AUDIO job; None for the others
+    samples: int  # input samples the job carried (at the stream's rate)
+    submitted: float  # time.monotonic() when the job was queued
+    error: str | None = None  # the job failed; the stream is unusable afterwards
+
+
+@dataclass
+class _Job:
+    ticket: int
+    kind: JobKind
+    samples: FloatArray | None
+    submitted: float
+
+
+@dataclass(frozen=True)
+class StepStats:
+    batch: int  # streams advanced by this call
+    bucket: int  # compiled batch size they were padded to
+    steps: int  # model steps (output frames) per stream
+    seconds: float  # wall time of the call
+
+
+@dataclass(eq=False)
+class StreamHandle:
+    """One stream's side of the batcher. Thread-safe: any thread may submit jobs."""
+
+    batcher: Batcher
+    slot: int
+    sample_rate: int
+    on_reply: Callable[[Reply], None]
+    id: int
+    frontend: Frontend
+    decoder: Decoder
+    jobs: collections.deque[_Job] = field(default_factory=collections.deque)
+    tickets: itertools.count[int] = field(default_factory=itertools.count)
+    finishing: bool = False  # FINISH queued: no more jobs accepted
+    broken: str | None = None  # the batched state was lost: every later job fails with this
+    closed: bool = False  # the owner went away: drop queued work, free the slot
+
+    def push(self, samples: FloatArray) -> int:
+        """Queue float32 samples at the stream's rate; returns the job's ticket."""
+        return self.batcher._submit(self, JobKind.AUDIO, np.asarray(samples, np.float32))
+
+    def finalize(self) -> int:
+        """Close the current utterance now (push-to-talk release) and go on."""
+        return self.batcher._submit(self, JobKind.FINALIZE, None)
+
+    def finish(self) -> int:
+        """End of input: the reply carries the remaining finals; no jobs after this one."""
+        return self.batcher._submit(self, JobKind.FINISH, None)
+
+    def close(self) -> None:
+        """Give the slot back; queued jobs are dropped without replies. Idempotent."""
+        self.batcher._close(self)
+
+    @property
+    def backlog(self) -> int:
+        """Jobs queued and not yet taken by the worker."""
+        return len(self.jobs)
+
+
+@dataclass
+class _Work:
+    """One stream's share of one round."""
+
+    stream: StreamHandle
+    jobs: list[_Job]
+    job_steps: list[int]  # model steps contributed by each job
+    frames: FloatArray  # [total steps * fps, dim]
+    log_probs: list[FloatArray] = field(default_factory=list)  # chunks of [k, V]
+    error: str | None = None
+
+
+def _gather(state: EncoderState, idx: jax.Array) -> EncoderState:
+    return EncoderState(
+        conv_context=tuple(jnp.take(c, idx, axis=0, mode="clip") for c in state.conv_context),
+        lstm_h=jnp.take(state.lstm_h, idx, axis=1, mode="clip"),
+        lstm_c=jnp.take(state.lstm_c, idx, axis=1, mode="clip"),
+    )
+
+
+def _scatter(state: EncoderState, idx: jax.Array, sub: EncoderState) -> EncoderState:
+    # Padding rows carry an out-of-range index: mode="drop" discards their writes.
+    return EncoderState(
+        conv_context=tuple(
+            c.at[idx].set(s, mode="drop")
+            for c, s in zip(state.conv_context, sub.conv_context, strict=True)
+        ),
+        lstm_h=state.lstm_h.at[:, idx].set(sub.lstm_h, mode="drop"),
+        lstm_c=state.lstm_c.at[:, idx].set(sub.lstm_c, mode="drop"),
+    )
+
+
+BatchedStepFn = Callable[
+    [Params, EncoderState, jax.Array, jax.Array], tuple[jax.Array, EncoderState]
+]
+
+
+def make_batched_step(step: StepFn) -> BatchedStepFn:
+    """run(params, state[capacity], idx[bucket], frames[bucket, T, dim]) -> (log_probs, state):
+    advances only the slots named in idx; rows whose index is out of range are padding."""
+
+    def run(
+        params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
+    ) -> tuple[jax.Array, EncoderState]:
+        log_probs, sub = step(params, _gather(state, idx), frames)
+        return log_probs, _scatter(state, idx, sub)
+
+    return jax.jit(run, donate_argnums=(1,))
+
+
+class Batcher:
+    """Slots in one batched state; a worker thread steps every stream that has audio."""
+
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        *,
+        capacity: int = 256,
+        on_step: Callable[[StepStats], None] | None = None,
+        max_steps_per_call: int = 4,
+        decoding: DecoderChoice | None = None,
+    ) -> None:
+        if not 1 <= capacity <= BATCH_BUCKETS[-1]:
+            raise ValueError(f"capacity must be in [1, {BATCH_BUCKETS[-1]}], got {capacity}")
+        if max_steps_per_call not in (1, 2, 4, 8, 16, 32):
+            raise ValueError(
+                f"max_steps_per_call must be a power of two <= 32, got {max_steps_per_call}"
+            )
+        # Calls advance every stream by k steps, k a power of two up to this: with the
+        # bucketed batch sizes, a few dozen compiled shapes cover every round.
+        self.max_steps_per_call = max_steps_per_call
+        self.recognizer = recognizer
+        self.decoding = decoding or DecoderChoice()
+        self.capacity = capacity
+        self.on_step = on_step
+        self._run = make_batched_step(recognizer.step)
+        # Distinct buffers (init_state shares one zeros array): the state is donated.
+        self._state = jax.tree_util.tree_map(jnp.copy, recognizer.init_state(capacity))
+        self._cond = threading.Condition()
+        self._free = list(range(capacity - 1, -1, -1))  # pop() hands out slot 0 first
+        self._ready: dict[int, StreamHandle] = {}  # streams with queued jobs or a close
+        self._live: dict[int, StreamHandle] = {}
+        self._ids = itertools.count()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> Batcher:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._worker, name="streamasr-batcher", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the work already queued, then end the worker thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> Batcher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def warm_up(self, max_streams: int | None = None) -> None:
+        """Compile the step for every bucket up to max_streams and every k, so the first
+        clients don't wait for the compiler. Touches no slot's state."""
+        fps = self.recognizer.frames_per_step
+        dim = self.recognizer.config.input_dim
+        limit = bucket_for(min(max_streams or self.capacity, self.capacity))
+        with self._cond:  # the worker must not step meanwhile (state is donated)
+            for b in BATCH_BUCKETS:
+                if b > limit:
+                    break
+                k = 1
+                while k <= self.max_steps_per_call:
+                    idx = jnp.full((b,), self.capacity, jnp.int32)  # all padding: no writes
+                    frames = jnp.zeros((b, k * fps, dim), jnp.float32)
+                    _, self._state = self._run(self.recognizer.params, self._state, idx, frames)
+                    k *= 2
+            self._state.lstm_h.block_until_ready()
+
+    # ---- streams ---------------------------------------------------------------------
+    @property
+    def live_streams(self) -> int:
+        with self._cond:
+            return len(self._live)
+
+    @property
+    def free_slots(self) -> int:
+        with self._cond:
+            return len(self._free)
+
+    def open(
+        self,
+        sample_rate: int,
+        on_reply: Callable[[Reply], None],
+        phrase_list: Sequence[str] = (),
+        restrict: bool = False,
+    ) -> StreamHandle:
+        """Take a slot for a new stream; raises CapacityError when none is free and
+        ValueError for an unusable sample rate or phrase list."""
+        art = self.recognizer.artifact
+        frontend = Frontend(art.features, art.stats, self.recognizer.frames_per_step, sample_rate)
+        decoder = self.decoding.make(
+            self.recognizer.frame_seconds, self.recognizer.endpoint, phrase_list, restrict
+        )
+        with self._cond:
+            if self._stopping:
+                raise CapacityError("the recognizer is shutting down")
+            if not self._free:
+                raise CapacityError(f"all {self.capacity} recognizer slots are in use")
+            slot = self._free.pop()
+            handle = StreamHandle(
+                self, slot, frontend.resampler.in_rate, on_reply, next(self._ids), frontend, decoder
+            )
+            self._live[handle.id] = handle
+            return handle
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job is queued or being processed (for tests and draining)."""
+        return self._idle.wait(timeout)
+
+    def _submit(self, stream: StreamHandle, kind: JobKind, samples: FloatArray | None) -> int:
+        with self._cond:
+            if stream.closed or stream.finishing:
+                raise StreamClosedError(f"stream {stream.id} accepts no more input")
+            if kind is JobKind.FINISH:
+                stream.finishing = True
+            ticket = next(stream.tickets)
+            stream.jobs.append(_Job(ticket, kind, samples, time.monotonic()))
+            self._ready[stream.id] = stream
+            self._idle.clear()
+            self._cond.notify()
+            return ticket
+
+    def _close(self, stream: StreamHandle) -> None:
+        with self._cond:
+            if stream.closed:
+                return
+            stream.closed = True
+            stream.jobs.clear()
+            self._ready[stream.id] = stream
+            self._idle.clear()
+            self._cond.notify()
+
+    # ---- the worker ------------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ready and not self._stopping:
+                    self._idle.set()
+                    self._cond.wait()
+                if not self._ready:
+                    self._idle.set()
+                    return
+                taken = list(self._ready.values())
+                self._ready.clear()
+                work: list[_Work] = []
+                released: list[StreamHandle] = []
+                for stream in taken:
+                    if stream.closed:
+                        released.append(stream)
+                    else:
+                        work.append(_Work(stream, list(stream.jobs), [], _NO_FRAMES))
+                        stream.jobs.clear()
+            # The lock is free: clients keep queueing while this round computes.
+            try:
+                self._release(released)
+                replies = self._round(work)
+            except Exception as e:  # the step itself failed: every stream in it hears why
+                error = f"recognizer failure: {type(e).__name__}: {e}"
+                replies = [(w.stream, _failed(w.jobs[0], error)) for w in work if w.jobs]
+                # The (donated) state may be gone: start afresh, and fail every live stream,
+                # whose recurrent state went with it, rather than continue from zeros.
+                self._state = jax.tree_util.tree_map(
+                    jnp.copy, self.recognizer.init_state(self.capacity)
+                )
+                with self._cond:
+                    for stream in self._live.values():
+                        stream.broken = error
+            for stream, reply in replies:
+                with contextlib.suppress(Exception):  # a broken consumer must not stop others
+                    stream.on_reply(reply)
+
+    def _release(self, streams: list[StreamHandle]) -> None:
+        if not streams:
+            return
+        mask = np.zeros(self.capacity, bool)
+        for stream in streams:
+            mask[stream.slot] = True
+        self._state = self.recognizer.reset(self._state, jnp.asarray(mask))
+        with self._cond:
+            for stream in streams:
+                self._live.pop(stream.id, None)
+                self._free.append(stream.slot)
+
+    def _round(self, work: list[_Work]) -> list[tuple[StreamHandle, Reply]]:
+        fps = self.recognizer.frames_per_step
+        dim = self.recognizer.config.input_dim
+        empty = np.zeros((0, dim), np.float32)
+        for w in work:
+            if w.stream.broken is not None:
+                w.error = w.stream.broken
+                continue
+            try:
+                chunks = []
+                for job in w.jobs:
+                    if job.samples is not None:
+                        frames = w.stream.frontend.push(job.samples)
+                    elif job.kind is JobKind.FINISH:
+                        frames = w.stream.frontend.flush()
+                    else:
+                        frames = empty
+                    chunks.append(frames)
+                    w.job_steps.append(frames.shape[0] // fps)
+                w.frames = np.concatenate(chunks) if chunks else empty
+            except Exception as e:  # e.g. non-finite samples rejected downstream
+                w.error = f"{type(e).__name__}: {e}"
+        self._step_all([w for w in work if w.error is None])
+        out: list[tuple[StreamHandle, Reply]] = []
+        for w in work:
+            out.extend((w.stream, r) for r in self._decode(w))
+        return out
+
+    def _step_all(self, work: list[_Work]) -> None:
+        """Advance every stream by all its whole steps, in as few batched calls as the
+        spread of step counts allows (same k for every row of a call)."""
+        fps = self.recognizer.frames_per_step
+        dim = self.recognizer.config.input_dim
+        done = {id(w): 0 for w in work}
+
+        def left(w: _Work) -> int:
+            return int(w.frames.shape[0] // fps) - done[id(w)]
+
+        while active := [w for w in work if left(w) > 0]:
+            k = min(self.max_steps_per_call, min(left(w) for w in active))
+            k = 1 << (k.bit_length() - 1)  # powers of two: few compiled shapes
+            for start in range(0, len(active), BATCH_BUCKETS[-1]):
+                group = active[start : start + BATCH_BUCKETS[-1]]
+                bucket = bucket_for(len(group))
+                idx = np.full(bucket, self.capacity, np.int32)
+                frames = np.zeros((bucket, k * fps, dim), np.float32)
+                for row, w in enumerate(group):
+                    idx[row] = w.stream.slot
+                    first = done[id(w)] * fps
+                    frames[row] = w.frames[first : first + k * fps]
+                t0 = time.perf_counter()
+                log_probs, self._state = self._run(
+                    self.recognizer.params, self._state, jnp.asarray(idx), jnp.asarray(frames)
+                )
+                lp = np.asarray(log_probs)
+                seconds = time.perf_counter() - t0
+                for row, w in enumerate(group):
+                    w.log_probs.append(lp[row])
+                    done[id(w)] += k
+                if self.on_step is not None:
+                    self.on_step(StepStats(len(group), bucket, k, seconds))
+
+    def _decode(self, w: _Work) -> list[Reply]:
+        stream = w.stream
+        if w.error is not None:
+            return [_failed(w.jobs[0], w.error)]
+        vocab = self.recognizer.config.vocab_size
+        log_probs = np.concatenate(w.log_probs) if w.log_probs else np.zeros((0, vocab), np.float32)
+        replies = []
+        offset = 0
+        for job, steps in zip(w.jobs, w.job_steps, strict=True):
+            finals = decode_frames(stream.decoder, log_probs[offset : offset + steps])
+            offset += steps
+            partial = None
+            if job.kind is JobKind.AUDIO:
+                partial = stream.decoder.partial()
+            else:
+                finals.append(stream.decoder.finalize())
+            replies.append(
+                Reply(job.ticket, job.kind, tuple(finals), partial, _n(job), job.submitted)
+            )
+        return replies
+
+
+_NO_FRAMES = np.zeros((0, 0), np.float32)
+
+
+def _failed(job: _Job, error: str) -> Reply:
+    return Reply(job.ticket, job.kind, (), None, _n(job), job.submitted, error)
+
+
+def _n(job: _Job) -> int:
+    return 0 if job.samples is None else int(job.samples.size)

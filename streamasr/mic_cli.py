@@ -1,0 +1,238 @@
+"""``streamasr mic``: dictation from the microphone in the terminal.
+
+Finals are printed to stdout one per line; when stderr is a terminal, one live line there
+shows a level meter and the partial hypothesis. ``--connect ws://...`` streams the
+microphone to a remote daemon instead of recognizing locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from streamasr.audio.mic import MicError, Microphone, level_db, list_input_devices
+from streamasr.decode.factory import add_decoder_arguments, decoder_choice
+from streamasr.features.mfcc import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from streamasr.audio.ring import FloatArray
+
+BLOCK = SAMPLE_RATE // 10  # recognize / send in 100 ms blocks
+
+
+def add_mic_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument("--device", help="input device name or index (default: the system's)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--connect", metavar="URL", help="stream to a daemon (ws://host:2700)")
+    p.add_argument("--token", help="bearer token for --connect")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: Ctrl-C)")
+    p.add_argument("--no-level", action="store_true", help="no level meter on the live line")
+    add_decoder_arguments(p)
+
+
+class Display:
+    """Finals to ``out``; a live line (level meter + partial) on ``live`` if it is a tty."""
+
+    def __init__(self, out: TextIO, live: TextIO, level: bool) -> None:
+        self.out = out
+        self.live = live if live.isatty() else None
+        self.level = level
+        self.db = -96.0
+        self.partial = ""
+
+    def _line(self) -> None:
+        if self.live is None:
+            return
+        meter = ""
+        if self.level:
+            bars = int((self.db + 60) / 60 * 10)
+            meter = "[" + "#" * max(0, min(10, bars)) + " " * (10 - max(0, min(10, bars))) + "] "
+        self.live.write("\r\x1b[K" + meter + self.partial[-100:])
+        self.live.flush()
+
+    def audio(self, samples: FloatArray) -> None:
+        self.db = level_db(samples)
+
+    def show_partial(self, text: str) -> None:
+        self.partial = text
+        self._line()
+
+    def show_final(self, text: str) -> None:
+        if self.live is not None:
+            self.live.write("\r\x1b[K")
+            self.live.flush()
+        if text:
+            print(text, file=self.out, flush=True)
+        self.partial = ""
+        self._line()
+
+    def warn(self, message: str) -> None:
+        if self.live is not None:
+            self.live.write("\r\x1b[K")
+        print(f"streamasr mic: {message}", file=sys.stderr, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"streamasr mic: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run_mic(args: argparse.Namespace) -> int:
+    if args.list_devices:
+        print("\n".join(list_input_devices()) or "no input devices")
+        return 0
+    if args.seconds is not None and not args.seconds > 0:
+        return _fail(f"--seconds must be positive, got {args.seconds}")
+    display = Display(sys.stdout, sys.stderr, not args.no_level)
+    try:
+        if args.connect:
+            return asyncio.run(_remote(args, display))
+        return _local(args, display)
+    except MicError as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _deadline(args: argparse.Namespace) -> float:
+    return time.monotonic() + args.seconds if args.seconds else float("inf")
+
+
+def _check_overflow(mic: Microphone, seen: int, display: Display) -> int:
+    if mic.ring.overflow > seen:
+        display.warn(f"lost {mic.ring.overflow - seen} samples: the recognizer fell behind")
+    return mic.ring.overflow
+
+
+def _local(args: argparse.Namespace, display: Display) -> int:
+    from streamasr.engine.recognizer import Recognizer
+    from streamasr.engine.stream import Stream
+    from streamasr.model.artifact import ArtifactError
+
+    try:
+        recognizer = Recognizer.from_file(args.model)
+        decoding = decoder_choice(args)
+    except (ArtifactError, ValueError) as e:
+        return _fail(str(e))
+    decoder = decoding.make(recognizer.frame_seconds, recognizer.endpoint)
+    stream = Stream(recognizer, SAMPLE_RATE, decoder)
+    end = _deadline(args)
+    seen = 0
+    with Microphone(args.device) as mic:
+        try:
+            while time.monotonic() < end:
+                mic.ring.wait(min(0.5, max(0.0, end - time.monotonic())))
+                if mic.ring.available < BLOCK:
+                    continue
+                samples = mic.ring.read()
+                seen = _check_overflow(mic, seen, display)
+                display.audio(samples)
+                *finals, partial = stream.accept(samples)
+                for final in finals:
+                    display.show_final(final.text)
+                display.show_partial(partial.text)
+        except KeyboardInterrupt:
+            pass
+        rest = mic.ring.read()
+    if rest.size:
+        for final in stream.accept(rest)[:-1]:
+            display.show_final(final.text)
+    for final in stream.finish():
+        display.show_final(final.text)
+    return 0
+
+
+async def _remote(args: argparse.Namespace, display: Display) -> int:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    try:
+        ws = await connect(args.connect, additional_headers=headers, max_size=1 << 20)
+    except (OSError, InvalidURI, InvalidStatus) as e:
+        return _fail(f"cannot connect to {args.connect}: {e}")
+    loop = asyncio.get_running_loop()
+    mic = Microphone(args.device)
+    wake = asyncio.Event()
+    async with ws:
+        await ws.send(
+            json.dumps(
+                {"config": {"sample_rate": SAMPLE_RATE, "native": True, "sample_format": "f32le"}}
+            )
+        )
+
+        async def receive() -> tuple[int, str]:
+            try:
+                async for message in ws:
+                    reply = json.loads(message)
+                    if reply.get("is_final"):
+                        display.show_final(reply.get("text", ""))
+                    elif "partial" in reply:
+                        display.show_partial(reply["partial"])
+                    elif "error" in reply:
+                        display.warn(f"server error: {reply['error']}")
+            except ConnectionClosed:
+                pass
+            rcvd = ws.close_code or 1006, ws.close_reason or ""
+            return rcvd
+
+        receiver = asyncio.create_task(receive())
+        await asyncio.to_thread(mic.start)
+        loop.add_reader(mic.ring.fileno(), wake.set)
+        end = _deadline(args)
+        seen = 0
+        streamed = 0
+        try:
+            while time.monotonic() < end and not receiver.done():
+                wake.clear()
+                mic.ring.clear_wakeups()
+                if mic.ring.available >= BLOCK:
+                    samples = mic.ring.read()
+                    seen = _check_overflow(mic, seen, display)
+                    display.audio(samples)
+                    await ws.send(samples.astype("<f4").tobytes())
+                    streamed += samples.size
+                    continue
+                try:
+                    async with asyncio.timeout(max(0.0, min(1.0, end - time.monotonic()))):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            pass
+        finally:
+            loop.remove_reader(mic.ring.fileno())
+            await asyncio.to_thread(mic.stop)
+        rest = mic.ring.read()
+        mic.close()
+        try:
+            if rest.size:
+                await ws.send(rest.astype("<f4").tobytes())
+                streamed += rest.size
+            await ws.send('{"eof": 1}')
+        except ConnectionClosed:
+            pass
+        code, reason = await receiver
+    display.warn(f"streamed {streamed} samples, lost {mic.ring.overflow}")
+    if code != 1000:
+        return _fail(f"the server closed the connection: {code} {reason}".strip())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="streamasr mic", description=__doc__)
+    add_mic_arguments(parser)
+    return run_mic(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["add_mic_arguments", "main", "run_mic"]

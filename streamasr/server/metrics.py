@@ -1,0 +1,63 @@
+"""Prometheus collectors of one server, in a registry of their own (several servers can
+live in one process, as in tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from streamasr.engine.batcher import StepStats
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.streams = Gauge("streamasr_streams", "Live recognition sessions", registry=r)
+        self.listeners = Gauge(
+            "streamasr_listeners", "Clients listening to the microphone broadcast", registry=r
+        )
+        self.sessions = Counter("streamasr_sessions", "Recognition sessions accepted", registry=r)
+        self.audio_seconds = Counter(
+            "streamasr_audio_seconds", "Seconds of client audio recognized", registry=r
+        )
+        self.step_seconds = Histogram(
+            "streamasr_step_seconds",
+            "Wall time of one batched model step",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.step_batch = Histogram(
+            "streamasr_step_batch_streams",
+            "Streams advanced by one batched model step",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
+        )
+        self.partial_latency = Histogram(
+            "streamasr_partial_latency_seconds",
+            "From an audio message's arrival to the reply that includes it",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.refusals = Counter(
+            "streamasr_refusals",
+            "Connections refused at the handshake or at stream start",
+            ["reason"],
+            registry=r,
+        )
+        self.closes = Counter(
+            "streamasr_closes", "Sessions closed, by WebSocket close code", ["code"], registry=r
+        )
+        self.overflows = Counter(
+            "streamasr_overflow_samples",
+            "Microphone samples lost because the ring buffer was full",
+            registry=r,
+        )
+
+    def observe_step(self, stats: StepStats) -> None:
+        self.step_seconds.observe(stats.seconds)
+        self.step_batch.observe(stats.batch)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,430 @@
+"""The daemon over real loopback websockets (in-process server, bounded in time)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
+
+from streamasr.audio.resample import resample
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.engine.batcher import Batcher
+from streamasr.engine.recognizer import Recognizer
+from streamasr.engine.stream import Stream
+from streamasr.model.artifact import ModelArtifact
+from streamasr.server.app import AsrServer, ServerOptions
+
+ENDPOINT = EndpointConfig(silence_no_speech=0.3, silence_after_speech=0.2, max_utterance=1.0)
+TIMEOUT = 30  # seconds any one test may take
+
+
+@pytest.fixture(scope="module")
+def recognizer(peaky_artifact: ModelArtifact) -> Recognizer:
+    return Recognizer(peaky_artifact, ENDPOINT)
+
+
+@pytest.fixture(scope="module")
+def batcher(recognizer: Recognizer) -> Any:
+    with Batcher(recognizer, capacity=16) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def audio16k(speech: tuple[np.ndarray, int]) -> np.ndarray:
+    return resample(*speech)
+
+
+def int16(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
+
+
+@asynccontextmanager
+async def running(batcher: Batcher, **options: Any) -> AsyncIterator[AsrServer]:
+    options.setdefault("port", 0)
+    server = await AsrServer(batcher, ServerOptions(**options)).start()
+    try:
+        yield server
+    finally:
+        await server.drain(timeout=5)
+
+
+def run(coro: Callable[[], Awaitable[None]]) -> None:
+    async def bounded() -> None:
+        async with asyncio.timeout(TIMEOUT):
+            await coro()
+
+    asyncio.run(bounded())
+
+
+async def vosk_client(
+    ws: ClientConnection, pcm: bytes, chunk: int = 3200
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """vosk-server's sample client: send a chunk, read one reply; eof; read the final."""
+    replies = []
+    for start in range(0, len(pcm), chunk):
+        await ws.send(pcm[start : start + chunk])
+        replies.append(json.loads(await ws.recv()))
+    await ws.send('{"eof" : 1}')
+    last = json.loads(await ws.recv())
+    return replies, last
+
+
+def reference_finals(recognizer: Recognizer, samples: np.ndarray, rate: int, chunk: int) -> str:
+    stream = Stream(recognizer, rate)
+    texts = []
+    for start in range(0, samples.size, chunk):
+        texts += [h.text for h in stream.accept(samples[start : start + chunk]) if h.is_final]
+    texts += [h.text for h in stream.finish()]
+    return " ".join(t for t in texts if t)
+
+
+def test_vosk_client_session(
+    batcher: Batcher, recognizer: Recognizer, audio16k: np.ndarray
+) -> None:
+    pcm = int16(audio16k)
+    quantised = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
+
+    async def go() -> None:
+        async with (
+            running(batcher) as server,
+            connect(f"ws://127.0.0.1:{server.port}") as ws,
+        ):
+            await ws.send(json.dumps({"config": {"sample_rate": 16000}}))
+            replies, last = await vosk_client(ws, pcm)
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+        assert len(replies) == -(-len(pcm) // 3200)  # exactly one reply per audio message
+        assert all(set(r) in ({"partial"}, {"text", "result"}, {"text"}) for r in replies)
+        assert set(last) <= {"text", "result"}
+        finals = [r["text"] for r in [*replies, last] if r.get("text")]
+        assert " ".join(finals) == reference_finals(recognizer, quantised, 16000, 1600)
+        assert finals, "nothing was recognized: the comparison would be vacuous"
+        for r in [*replies, last]:
+            for w in r.get("result", []):
+                assert set(w) == {"word", "start", "end", "conf"} and w["start"] <= w["end"]
+
+    run(go)
+
+
+def test_no_config_means_the_servers_default_rate(batcher: Batcher, audio16k: np.ndarray) -> None:
+    x8k = audio16k[::2]
+
+    async def go() -> None:
+        async with (
+            running(batcher, default_sample_rate=8000) as server,
+            connect(f"ws://127.0.0.1:{server.port}") as ws,
+        ):
+            replies, last = await vosk_client(ws, int16(x8k), 1600)
+        assert len(replies) == -(-x8k.size * 2 // 1600)
+        assert "text" in last
+
+    run(go)
+
+
+BAD = [
+    (b"\x01\x02\x03", 1007, "trailing byte"),
+    ("{not json", 1007, "malformed JSON"),
+    ("hello", 1007, "malformed JSON"),
+    ('{"config": {"sample_rate": 100000000}}', 1007, "sample rate"),
+    ('"just text"', 1003, "binary"),
+    (b"", 1007, "empty"),
+    (b"\x00" * 70_000, 1009, ""),  # over max_message_bytes: websockets closes it
+]
+
+
+def test_bad_input_closes_only_that_connection(batcher: Batcher, audio16k: np.ndarray) -> None:
+    pcm = int16(audio16k)
+
+    async def go() -> None:
+        async with running(batcher, max_message_bytes=65536) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            async with connect(url) as good:
+                await good.send(json.dumps({"config": {"sample_rate": 16000}}))
+                await good.send(pcm[:32000])
+                assert set(json.loads(await good.recv())) <= {"partial", "text", "result"}
+                for message, code, reason in BAD:
+                    async with connect(url) as bad:
+                        await bad.send(message)
+                        with pytest.raises(ConnectionClosed) as closed:
+                            while True:
+                                await bad.recv()
+                        assert closed.value.rcvd is not None, message
+                        assert closed.value.rcvd.code == code, message
+                        assert reason in closed.value.rcvd.reason, message
+                # An abrupt disconnect in the middle of a stream.
+                rude = await connect(url)
+                await rude.send(pcm[:6400])
+                rude.transport.abort()
+                # The good session still streams and gets its final.
+                await good.send(pcm[32000:64000])
+                await good.recv()
+                await good.send('{"eof": 1}')
+                last = json.loads(await good.recv())
+                assert "text" in last
+                await asyncio.sleep(0)
+            assert batcher.wait_idle(10)
+
+    run(go)
+    assert batcher.wait_idle(10)  # closes are released by the worker, asynchronously
+    assert batcher.live_streams == 0, "a slot leaked"
+
+
+PHRASES = ["call home", "front left", "stop"]
+
+
+def test_phrase_list_only_restricts_what_a_session_can_hear(
+    batcher: Batcher, audio16k: np.ndarray
+) -> None:
+    """The same audio through a free session and a phrase-restricted one on one daemon:
+    the restricted session's words all come from its list; the free one is untouched."""
+    config = {"sample_rate": 16000, "phrase_list": PHRASES, "phrase_list_only": True}
+    allowed = {w for p in PHRASES for w in p.split()}
+
+    async def go() -> None:
+        async with running(batcher) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            async with connect(url) as free, connect(url) as restricted:
+                await free.send(json.dumps({"config": {"sample_rate": 16000}}))
+                await restricted.send(json.dumps({"config": config}))
+                free_texts, restricted_texts = [], []
+                for ws, texts in ((free, free_texts), (restricted, restricted_texts)):
+                    replies, last = await vosk_client(ws, int16(audio16k), 6400)
+                    texts += [r["text"] for r in [*replies, last] if r.get("text")]
+            free_words = " ".join(free_texts).split()
+            assert free_words, "the peaky model should spell something"
+            assert not set(free_words) <= allowed, "the free session must not be restricted"
+            assert set(" ".join(restricted_texts).split()) <= allowed
+
+    run(go)
+
+
+def test_unusable_phrase_list_closes_with_a_clear_reason(
+    batcher: Batcher, audio16k: np.ndarray
+) -> None:
+    config = {"sample_rate": 16000, "phrase_list": ["!!!"], "phrase_list_only": True}
+
+    async def go() -> None:
+        async with running(batcher) as server, connect(f"ws://127.0.0.1:{server.port}") as ws:
+            await ws.send(json.dumps({"config": config}))
+            await ws.send(int16(audio16k[:1600]))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1007
+            assert "cannot spell" in closed.value.rcvd.reason
+
+    run(go)
+    assert batcher.wait_idle(10)
+    assert batcher.live_streams == 0, "a refused session leaked its slot"
+
+
+def test_refused_with_503_beyond_max_connections(batcher: Batcher) -> None:
+    async def go() -> None:
+        async with running(batcher, max_connections=2) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            a = await connect(url)
+            b = await connect(url)
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url)
+            assert refused.value.response.status_code == 503
+            await a.close()
+            await asyncio.sleep(0.1)
+            c = await connect(url)  # a slot is free again
+            await c.send(int16(np.zeros(1600, np.float32)))
+            assert "partial" in json.loads(await c.recv())
+            await b.close()
+            await c.close()
+            metrics = await asyncio.to_thread(get, f"http://127.0.0.1:{server.port}/metrics")
+            assert 'streamasr_refusals_total{reason="capacity"} 1.0' in metrics[1]
+
+    run(go)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, r.read().decode(), r.headers["Content-Type"]
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers["Content-Type"]
+
+
+def test_healthz_metrics_and_page(batcher: Batcher) -> None:
+    async def go() -> None:
+        async with running(batcher) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            async with connect(f"ws://127.0.0.1:{server.port}") as ws:
+                await ws.send(int16(np.zeros(8000, np.float32)))  # 1 s at 8 kHz
+                await ws.recv()
+                status, body, _ = await asyncio.to_thread(get, base + "/metrics")
+                assert "streamasr_streams 1.0" in body
+            status, body, kind = await asyncio.to_thread(get, base + "/healthz")
+            assert (status, body) == (200, "ok\n")
+            status, body, kind = await asyncio.to_thread(get, base + "/metrics")
+            assert status == 200 and kind.startswith("text/plain")
+            for name in (
+                "streamasr_streams 0.0",
+                "streamasr_audio_seconds_total 1.0",
+                "streamasr_step_seconds_count",
+                "streamasr_partial_latency_seconds_count 1.0",
+                "streamasr_refusals_total",
+                "streamasr_overflow_samples_total 0.0",
+            ):
+                assert name in body, name
+            status, body, kind = await asyncio.to_thread(get, base + "/")
+            assert status == 200 and kind.startswith("text/html") and "app.js" in body
+            status, body, kind = await asyncio.to_thread(get, base + "/worklet.js")
+            assert status == 200 and "registerProcessor" in body
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"ws://127.0.0.1:{server.port}/listen")  # no --mic
+            assert refused.value.response.status_code == 404
+            for path in ("/nope", "/../protocol.py", "/%2e%2e/app.py"):
+                status, _, _ = await asyncio.to_thread(get, base + path)
+                assert status == 404, path
+
+    run(go)
+
+
+def test_bearer_token_and_origins(batcher: Batcher) -> None:
+    async def go() -> None:
+        async with running(batcher, token="s3cret", origins=("https://ok.example",)) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            ok = {"Origin": "https://ok.example"}
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, additional_headers=ok)
+            assert refused.value.response.status_code == 401
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, additional_headers={**ok, "Authorization": "Bearer nope"})
+            assert refused.value.response.status_code == 401
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(
+                    url,
+                    additional_headers={
+                        "Origin": "https://evil.example",
+                        "Authorization": "Bearer s3cret",
+                    },
+                )
+            assert refused.value.response.status_code == 403
+            async with connect(url, additional_headers={**ok, "Authorization": "Bearer s3cret"}):
+                pass
+            async with connect(url + "/?token=s3cret", additional_headers=ok):
+                pass
+            status, _, _ = await asyncio.to_thread(get, f"http://127.0.0.1:{server.port}/healthz")
+            assert status == 200  # health checks need no token
+
+    run(go)
+
+
+def test_idle_timeout_and_session_limit_deliver_the_final(batcher: Batcher) -> None:
+    async def go() -> None:
+        async with (
+            running(batcher, idle_timeout=0.5) as server,
+            connect(f"ws://127.0.0.1:{server.port}") as ws,
+        ):
+            await ws.send(int16(np.zeros(1600, np.float32)))
+            assert "partial" in json.loads(await ws.recv())
+            assert "text" in json.loads(await ws.recv())  # the final, unasked
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "idle timeout")
+        async with (
+            running(batcher, max_session_seconds=0.5) as server,
+            connect(f"ws://127.0.0.1:{server.port}") as ws,
+        ):
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await ws.send(int16(np.zeros(800, np.float32)))
+                    await ws.recv()
+                    await asyncio.sleep(0.05)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+    run(go)
+
+
+def test_backpressure_loses_nothing(batcher: Batcher, audio16k: np.ndarray) -> None:
+    """A client that sends without reading: reading pauses at max_queue, nothing is lost,
+    every message still gets its reply."""
+    pcm = int16(audio16k)
+
+    async def go() -> None:
+        async with (
+            running(batcher, max_queue=2) as server,
+            connect(f"ws://127.0.0.1:{server.port}") as ws,
+        ):
+            await ws.send(json.dumps({"config": {"sample_rate": 16000}}))
+            chunks = [pcm[i : i + 640] for i in range(0, len(pcm), 640)]
+            for chunk in chunks:
+                await ws.send(chunk)
+            await ws.send('{"eof": 1}')
+            replies = [json.loads(m) async for m in ws]
+        assert len(replies) == len(chunks) + 1
+
+    run(go)
+
+
+@pytest.mark.needs_model
+def test_vosk_client_recognizes_words(trained_model: Any, speak: Any) -> None:
+    """Asterisk style: 8 kHz int16, no config; the trained model hears the sentence."""
+    import soundfile as sf
+
+    from streamasr.model.artifact import load
+
+    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    x8k = resample(data, rate)[::2]
+    with Batcher(Recognizer(load(trained_model)), capacity=2) as b:
+
+        async def go() -> str:
+            async with (
+                running(b) as server,
+                connect(f"ws://127.0.0.1:{server.port}") as ws,
+            ):
+                replies, last = await vosk_client(ws, int16(x8k), 1600)
+            return " ".join(r["text"] for r in [*replies, last] if r.get("text"))
+
+        text = asyncio.run(asyncio.wait_for(go(), TIMEOUT))
+    assert "weather" in text and "today" in text, text
+
+
+def test_tls(batcher: Batcher, tmp_path: Any) -> None:
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+
+    async def go() -> None:
+        async with (
+            running(batcher, ssl_context=server_ctx) as server,
+            connect(f"wss://localhost:{server.port}", ssl=client_ctx) as ws,
+        ):
+            await ws.send('{"eof": 1}')
+            assert json.loads(await ws.recv()) == {"text": ""}
+        async with running(batcher, ssl_context=server_ctx) as server:
+            with pytest.raises(InvalidMessage):  # plain ws:// to a TLS port gets nowhere
+                async with connect(f"ws://localhost:{server.port}", open_timeout=5) as ws:
+                    await ws.recv()
+
+    run(go)

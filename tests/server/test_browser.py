@@ -1,0 +1,126 @@
+"""The browser page in real headless Chromium, a WAV file as its microphone.
+
+Chromium's fake capture device plays the file (looped) through getUserMedia; the page's
+AudioWorklet streams it to the daemon; the test reads the page over the DevTools protocol.
+Debian's ``chromium`` package is needed (bin/_bootstrap.sh installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from websockets.asyncio.client import connect
+
+from streamasr.engine.batcher import Batcher
+from streamasr.engine.recognizer import Recognizer
+from streamasr.model.artifact import ModelArtifact, load
+from streamasr.server.app import AsrServer, ServerOptions
+
+PAGE_STATE = """JSON.stringify({
+  messages: Number(document.body.dataset.messages || 0),
+  status: document.getElementById("status").textContent,
+  finals: [...document.querySelectorAll("#finals p")].map((p) => p.textContent),
+  partial: document.getElementById("partial").textContent,
+})"""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium is not installed (bin/_bootstrap.sh installs it)")
+    return path
+
+
+async def page_state(devtools_port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{devtools_port}/json/list", timeout=5) as r:
+        pages = [t for t in json.load(r) if t["type"] == "page"]
+    async with connect(pages[0]["webSocketDebuggerUrl"], max_size=1 << 24) as cdp:
+        await cdp.send(
+            json.dumps(
+                {"id": 1, "method": "Runtime.evaluate", "params": {"expression": PAGE_STATE}}
+            )
+        )
+        while True:
+            reply = json.loads(await cdp.recv())
+            if reply.get("id") == 1:
+                value = reply.get("result", {}).get("result", {}).get("value")
+                return dict(json.loads(value)) if value else {}  # not loaded yet
+
+
+async def browse(
+    artifact: ModelArtifact, wav: Path, tmp_path: Path, done: Any, seconds: float = 40
+) -> dict[str, Any]:
+    with Batcher(Recognizer(artifact), capacity=4) as batcher:
+        server = await AsrServer(batcher, ServerOptions(port=0)).start()
+        profile = tmp_path / "profile"
+        proc = subprocess.Popen(
+            [
+                chromium(),
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}",
+                "--autoplay-policy=no-user-gesture-required",
+                f"http://127.0.0.1:{server.port}/?autostart",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            active = profile / "DevToolsActivePort"
+            deadline = time.monotonic() + seconds
+            while not active.exists():  # written by Chromium once it listens
+                assert proc.poll() is None and time.monotonic() < deadline, "no Chromium"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
+            port = int(active.read_text().split()[0])
+            state: dict[str, Any] = {}
+            while time.monotonic() < deadline:
+                state = await page_state(port)
+                if done(state):
+                    break
+                await asyncio.sleep(0.5)
+            return state
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            await server.drain(timeout=5)
+
+
+@pytest.mark.timeout(90)
+def test_page_streams_the_microphone(peaky_artifact: ModelArtifact, tmp_path: Path) -> None:
+    wav = tmp_path / "mic.wav"
+    rng = np.random.default_rng(0)
+    sf.write(wav, rng.normal(0, 0.1, 48000).astype(np.float32), 48000, subtype="PCM_16")
+    state = asyncio.run(browse(peaky_artifact, wav, tmp_path, lambda s: s.get("messages", 0) >= 20))
+    assert state.get("status") == "listening", state
+    assert state.get("messages", 0) >= 20, state  # ~one reply per 100 ms of audio
+
+
+@pytest.mark.needs_model
+@pytest.mark.timeout(90)
+def test_page_shows_the_transcript(trained_model: Path, tmp_path: Path, speak: Any) -> None:
+    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, np.concatenate([data, np.zeros(rate * 2, np.float32)]), rate)
+
+    def heard(state: dict[str, Any]) -> bool:
+        return "weather" in " ".join(state.get("finals", []))
+
+    state = asyncio.run(browse(load(trained_model), wav, tmp_path, heard))
+    assert "weather" in " ".join(state["finals"]), state

@@ -1,0 +1,94 @@
+"""``serve`` as a real process: flags, start-up errors, SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamasr.server.main", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def wait_listening(proc: subprocess.Popen[str], timeout: float = 60) -> int:
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:  # bounded by the test timeout below
+        lines.append(line)
+        found = re.search(r"listening on ws://127\.0\.0\.1:(\d+)", line)
+        if found:
+            return int(found.group(1))
+    raise AssertionError(f"server did not start: {''.join(lines)}")
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_drains_live_sessions(model_file: Path, speech: tuple[np.ndarray, int]) -> None:
+    from streamasr.audio.resample import resample
+
+    pcm = (resample(*speech) * 32767).astype("<i2").tobytes()
+    proc = serve("--model", str(model_file), "--port", "0", "--no-warmup", "--sample-rate", "16000")
+    try:
+        port = wait_listening(proc)
+
+        async def go() -> tuple[list[dict[str, object]], int, str]:
+            async with connect(f"ws://127.0.0.1:{port}") as ws:
+                for start in range(0, 64000, 3200):
+                    await ws.send(pcm[start : start + 3200])
+                    await ws.recv()
+                await ws.send(pcm[64000:70400])  # in flight when the signal lands
+                proc.send_signal(signal.SIGTERM)
+                messages = []
+                try:
+                    while True:
+                        messages.append(json.loads(await ws.recv()))
+                except ConnectionClosed as e:
+                    assert e.rcvd is not None
+                    return messages, e.rcvd.code, e.rcvd.reason
+
+        messages, code, reason = asyncio.run(go())
+        assert (code, reason) == (1001, "server shutting down")
+        # The in-flight message got its reply, then the final of everything sent.
+        assert len(messages) == 2 and "text" in messages[-1]
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr is not None
+        assert "stopped" in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sample-rate", "5"], "sample rate"),
+        (["--max-connections", "0"], "max_connections"),
+        (["--model", "/nonexistent.streamasr"], "no such model file"),
+        (["--tls-cert", "x.pem"], "go together"),
+    ],
+)
+def test_bad_flags_fail_with_one_clear_error(args: list[str], message: str) -> None:
+    proc = serve(*args, "--port", "0")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert message in err and "Traceback" not in err

@@ -1,0 +1,147 @@
+"""``serve --mic``: a virtual microphone (private PulseAudio) -> PortAudio -> ring ->
+batcher -> every client on /listen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from streamasr.audio.resample import resample
+from tests.server.test_main import ROOT, serve, wait_listening
+from tests.server.virtual_mic import VirtualMic
+
+
+def listen_while_playing(
+    model: Path, tmp_path: Path, samples16k: np.ndarray, extra: tuple[str, ...] = ()
+) -> tuple[list[dict[str, Any]], int]:
+    with VirtualMic(tmp_path) as mic:
+        proc = serve(
+            "--model",
+            str(model),
+            "--port",
+            "0",
+            "--no-warmup",
+            "--mic",
+            "--device",
+            "vmic",
+            *extra,
+            env=mic.env,
+        )
+        try:
+            port = wait_listening(proc)
+
+            async def go() -> list[dict[str, Any]]:
+                messages: list[dict[str, Any]] = []
+                async with (
+                    connect(f"ws://127.0.0.1:{port}/listen") as a,
+                    connect(f"ws://127.0.0.1:{port}/listen") as b,
+                ):
+                    mic.play((samples16k * 32767).astype("<i2"))
+                    while mic.played < samples16k.size:
+                        messages.append(json.loads(await a.recv()))
+                    await asyncio.sleep(0.5)
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        while True:
+                            messages.append(json.loads(await a.recv()))
+                    except ConnectionClosed:
+                        pass
+                    second = [m async for m in b]
+                    assert second, "the second listener heard nothing"
+                return messages
+
+            messages = asyncio.run(asyncio.wait_for(go(), 60))
+            return messages, proc.wait(30)
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.timeout(90)
+def test_mic_results_reach_listeners(model_file: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.1, 32000).astype(np.float32)
+    messages, code = listen_while_playing(model_file, tmp_path, noise)
+    assert code == 0
+    partials = [m for m in messages if "partial" in m]
+    finals = [m for m in messages if m.get("is_final")]
+    assert len(partials) >= 10, messages[:5]  # ~one per 100 ms of audio
+    assert all({"stable", "segment"} <= set(m) for m in partials)
+    assert finals and finals[-1]["endpoint"] is False  # the drain's final
+    assert not [m for m in messages if m.get("event") == "overflow"]
+
+
+@pytest.mark.needs_model
+@pytest.mark.timeout(90)
+def test_mic_recognizes_a_spoken_sentence(trained_model: Path, tmp_path: Path, speak: Any) -> None:
+    import soundfile as sf
+
+    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    audio = np.concatenate([resample(data, rate), np.zeros(16000, np.float32)])
+    messages, _ = listen_while_playing(trained_model, tmp_path, audio)
+    text = " ".join(m["text"] for m in messages if m.get("is_final"))
+    assert "weather" in text or "today" in text, text
+
+
+def mic_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streamasr.mic_cli", "--device", "vmic", *args],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.timeout(90)
+def test_mic_cli_local_and_connect(model_file: Path, tmp_path: Path) -> None:
+    with VirtualMic(tmp_path) as mic:
+        mic.play((np.random.default_rng(0).normal(0, 3000, 64000)).astype("<i2"))
+        local = mic_cli(mic.env, "--model", str(model_file), "--seconds", "1.5")
+        assert local.returncode == 0, local.stderr
+        assert "Traceback" not in local.stderr and "lost" not in local.stderr
+        proc = serve("--model", str(model_file), "--port", "0", "--no-warmup", env=mic.env)
+        try:
+            port = wait_listening(proc)
+            remote = mic_cli(mic.env, "--connect", f"ws://127.0.0.1:{port}", "--seconds", "1.5")
+            assert remote.returncode == 0, remote.stderr
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                metrics = r.read().decode()
+            found = re.search(r"^streamasr_audio_seconds_total (\S+)$", metrics, re.M)
+            assert found is not None, metrics
+            streamed = re.search(r"streamed (\d+) samples, lost 0", remote.stderr)
+            assert streamed is not None, remote.stderr
+            # Every captured sample was sent, and the server recognized all of it.
+            assert int(streamed.group(1)) >= 1.4 * 16000
+            assert float(found.group(1)) == pytest.approx(int(streamed.group(1)) / 16000)
+        finally:
+            proc.kill()
+            proc.wait()
+        bad = mic_cli(mic.env, "--connect", "ws://127.0.0.1:1", "--seconds", "1")
+        assert bad.returncode == 2 and "cannot connect" in bad.stderr
+
+
+@pytest.mark.needs_model
+@pytest.mark.timeout(90)
+def test_mic_cli_dictates_a_sentence(trained_model: Path, tmp_path: Path, speak: Any) -> None:
+    import soundfile as sf
+
+    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    with VirtualMic(tmp_path) as mic:
+        mic.play((resample(data, rate) * 32767).astype("<i2"))
+        done = mic_cli(mic.env, "--model", str(trained_model), "--seconds", "5")
+    assert done.returncode == 0, done.stderr
+    assert "weather" in done.stdout or "today" in done.stdout, done.stdout
