@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from streamasr.model import artifact
+from streamasr.model.config import CELLS, FRONTENDS
 from train.configs.default import get_config
 from train.train import train_and_evaluate
 
@@ -18,8 +19,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, help="wall-clock training budget")
     p.add_argument("--train", nargs="+", help="training manifests (JSONL)")
     p.add_argument("--valid", nargs="+", help="validation manifests (JSONL)")
+    shape = p.add_argument_group("model shape (default: the bundled model's)")
+    shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
+    shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
+    shape.add_argument("--rnn-layers", type=int, help="stacked recurrent layers")
+    shape.add_argument("--rnn-hidden", type=int, help="units per recurrent layer")
+    shape.add_argument("--residual-blocks", type=int, help="stride-1 residual conv blocks")
     args = p.parse_args(argv)
     config = get_config()
+    changes = {
+        name: getattr(args, name)
+        for name in ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")
+        if getattr(args, name) is not None
+    }
+    try:
+        config = config.replace(model=config.model.replace(**changes))
+    except ValueError as e:
+        print(f"train: error: {e}", file=sys.stderr)
+        return 2
     if args.minutes is not None:
         config = config.replace(time_budget_minutes=args.minutes)
     if args.train:

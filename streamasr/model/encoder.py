@@ -20,26 +20,51 @@ from streamasr.model.config import ModelConfig
 class EncoderState:
     """Everything one batch of streams carries from one chunk to the next."""
 
-    conv_context: tuple[
-        jax.Array, ...
-    ]  # per conv layer: [B, kernel - stride, C_in] float32 left context
-    lstm_h: jax.Array  # [layers, B, hidden] float32 hidden state
-    lstm_c: jax.Array  # [layers, B, hidden] float32 cell state
+    # Per convolution, its left context: [B, kernel - stride, C_in] for 1-D convolutions,
+    # [B, kernel - stride, F_in, C_in] for 2-D ones; empty for frontend="none".
+    conv_context: tuple[jax.Array, ...]
+    lstm_h: jax.Array  # [layers, B, hidden] float32 hidden state (any cell)
+    lstm_c: jax.Array  # [layers, B, hidden] float32 cell state (LSTM only; zeros otherwise)
 
 
 def conv_strides(config: ModelConfig) -> tuple[int, ...]:
-    """Stride of every convolution in order: the subsampling ones, then residual blocks."""
+    """Stride in time of every convolution in order: the subsampling ones, then residual
+    blocks. With frontend="conv_pool" the subsampling convolutions have stride 1 and a
+    max-pool of that size follows each."""
+    if config.frontend == "none":
+        return ()
     return (*config.subsampling, *([1] * config.residual_blocks))
 
 
+def _context_shapes(config: ModelConfig) -> list[tuple[int, ...]]:
+    """Shape (without batch) of every convolution's left-context carry."""
+    k = config.conv_kernel
+    strides = conv_strides(config)
+    if not strides:
+        return []
+    if config.frontend == "conv2d":
+        shapes: list[tuple[int, ...]] = []
+        freq, channels = config.input_dim, 1
+        for stride in strides:
+            shapes.append((k - stride, freq, channels))
+            freq = -(-freq // 2) if stride > 1 else freq  # subsampling halves frequency
+            channels = config.conv2d_channels
+        return shapes
+    dims = [config.input_dim] + [config.conv_channels] * (len(strides) - 1)
+    if config.frontend == "conv_pool":  # the subsampling convolutions have stride 1
+        strides = (*[1] * len(config.subsampling), *strides[len(config.subsampling) :])
+    return [(k - s, d) for s, d in zip(strides, dims, strict=True)]
+
+
 def init_state(config: ModelConfig, batch: int) -> EncoderState:
-    in_dims = [config.input_dim] + [config.conv_channels] * (len(conv_strides(config)) - 1)
-    context = tuple(
-        jnp.zeros((batch, config.conv_kernel - stride, dim), jnp.float32)
-        for stride, dim in zip(conv_strides(config), in_dims, strict=True)
+    context = tuple(jnp.zeros((batch, *shape), jnp.float32) for shape in _context_shapes(config))
+    shape = (config.rnn_layers, batch, config.rnn_hidden)
+    # Two buffers, not one shared: callers may donate the state to a jitted function.
+    return EncoderState(
+        conv_context=context,
+        lstm_h=jnp.zeros(shape, jnp.float32),
+        lstm_c=jnp.zeros(shape, jnp.float32),
     )
-    zeros = jnp.zeros((config.rnn_layers, batch, config.rnn_hidden), jnp.float32)
-    return EncoderState(conv_context=context, lstm_h=zeros, lstm_c=zeros)
 
 
 class CausalConv(nn.Module):
@@ -58,6 +83,30 @@ class CausalConv(nn.Module):
         keep = self.kernel - self.stride
         new_context = full[:, full.shape[1] - keep :, :]
         return y, new_context
+
+
+class CausalConv2D(nn.Module):
+    """A convolution over (time, frequency): causal and strided in time as CausalConv,
+    'SAME' in frequency with stride 2 when subsampling. The carry is the last
+    ``kernel - stride`` input frames, every frequency and channel."""
+
+    features: int
+    kernel: int
+    stride: int
+
+    @nn.compact
+    def __call__(self, context: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        # x: [B, T, F, C]; context: [B, kernel - stride, F, C]
+        full = jnp.concatenate([context, x], axis=1)
+        freq_stride = 2 if self.stride > 1 else 1
+        y = nn.Conv(
+            self.features,
+            (self.kernel, 3),
+            strides=(self.stride, freq_stride),
+            padding=((0, 0), (1, 1)),
+        )(full)
+        keep = self.kernel - self.stride
+        return y, full[:, full.shape[1] - keep :]
 
 
 class LSTMLayer(nn.Module):
@@ -96,8 +145,71 @@ class LSTMLayer(nn.Module):
         return jnp.swapaxes(ys, 0, 1), h, c
 
 
+class GRULayer(nn.Module):
+    """A unidirectional GRU (the cuDNN/PyTorch variant: the reset gate scales the hidden
+    projection). Same carry signature as LSTMLayer; ``c`` passes through unused."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(
+        self, h: jax.Array, c: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        w_in = self.param("w_in", nn.initializers.lecun_normal(), (x.shape[-1], 3 * self.hidden))
+        w_h = self.param("w_h", nn.initializers.orthogonal(), (self.hidden, 3 * self.hidden))
+        bias = self.param("bias", nn.initializers.zeros, (3 * self.hidden,))
+        bias_h = self.param("bias_h", nn.initializers.zeros, (3 * self.hidden,))
+        projected = jnp.einsum("btd,dg->tbg", x, w_in) + bias
+
+        def cell(h_prev: jax.Array, gates_in: jax.Array) -> tuple[jax.Array, jax.Array]:
+            recurrent = h_prev @ w_h + bias_h
+            x_r, x_z, x_n = jnp.split(gates_in, 3, axis=-1)
+            h_r, h_z, h_n = jnp.split(recurrent, 3, axis=-1)
+            reset = jax.nn.sigmoid(x_r + h_r)
+            update = jax.nn.sigmoid(x_z + h_z)
+            candidate = jnp.tanh(x_n + reset * h_n)
+            h_new = (1.0 - update) * candidate + update * h_prev
+            return h_new, h_new
+
+        steps = projected.shape[0]
+        h, ys = jax.lax.scan(cell, h, projected, unroll=min(steps, 8))
+        return jnp.swapaxes(ys, 0, 1), h, c
+
+
+class RNNLayer(nn.Module):
+    """A plain (Elman) tanh RNN, for the ablation; same carry signature as LSTMLayer."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(
+        self, h: jax.Array, c: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        w_in = self.param("w_in", nn.initializers.lecun_normal(), (x.shape[-1], self.hidden))
+        w_h = self.param("w_h", nn.initializers.orthogonal(), (self.hidden, self.hidden))
+        bias = self.param("bias", nn.initializers.zeros, (self.hidden,))
+        projected = jnp.einsum("btd,dg->tbg", x, w_in) + bias
+
+        def cell(h_prev: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
+            h_new = jnp.tanh(inputs + h_prev @ w_h)
+            return h_new, h_new
+
+        steps = projected.shape[0]
+        h, ys = jax.lax.scan(cell, h, projected, unroll=min(steps, 8))
+        return jnp.swapaxes(ys, 0, 1), h, c
+
+
+RECURRENT_LAYERS: dict[str, type[LSTMLayer] | type[GRULayer] | type[RNNLayer]] = {
+    "lstm": LSTMLayer,
+    "gru": GRULayer,
+    "rnn": RNNLayer,
+}
+
+
 class Encoder(nn.Module):
-    """Causal conv front end (subsampling, residual blocks) -> LSTM stack -> character logits."""
+    """Front end (subsampling in time) -> stack of unidirectional recurrent layers ->
+    character logits. The default is causal strided convolutions with a residual block and
+    LSTMs; ModelConfig.frontend and .cell choose the alternatives."""
 
     config: ModelConfig
 
@@ -107,22 +219,18 @@ class Encoder(nn.Module):
     ) -> tuple[jax.Array, EncoderState]:
         """frames: [B, T, input_dim], T a multiple of frames_per_step -> logits [B, T / fps, V]."""
         cfg = self.config
-        x = frames
-        contexts = []
-        strides = conv_strides(cfg)
-        for i, stride in enumerate(strides):
-            y, ctx = CausalConv(cfg.conv_channels, cfg.conv_kernel, stride, name=f"conv{i}")(
-                state.conv_context[i], x
-            )
-            y = nn.gelu(nn.LayerNorm(name=f"conv{i}_norm")(y))
-            # Residual where shapes allow (the stride-1 blocks): lets the front end go deeper.
-            x = x + y if stride == 1 and x.shape == y.shape else y
-            contexts.append(ctx)
+        contexts: list[jax.Array] = []
+        if cfg.frontend == "none":
+            x = _stack_frames(frames, cfg.frames_per_step)
+        elif cfg.frontend == "conv2d":
+            x, contexts = self._conv2d_frontend(state, frames)
+        else:
+            x, contexts = self._conv1d_frontend(state, frames)
         hs, cs = [], []
         for layer in range(cfg.rnn_layers):
             if layer > 0:
                 x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
-            x, h, c = LSTMLayer(cfg.rnn_hidden, name=f"lstm{layer}")(
+            x, h, c = RECURRENT_LAYERS[cfg.cell](cfg.rnn_hidden, name=f"{cfg.cell}{layer}")(
                 state.lstm_h[layer], state.lstm_c[layer], x
             )
             hs.append(h)
@@ -132,3 +240,50 @@ class Encoder(nn.Module):
             conv_context=tuple(contexts), lstm_h=jnp.stack(hs), lstm_c=jnp.stack(cs)
         )
         return logits, new_state
+
+    def _conv1d_frontend(
+        self, state: EncoderState, frames: jax.Array
+    ) -> tuple[jax.Array, list[jax.Array]]:
+        cfg = self.config
+        pool = cfg.frontend == "conv_pool"
+        x = frames
+        contexts = []
+        for i, stride in enumerate(conv_strides(cfg)):
+            subsampling = i < len(cfg.subsampling)
+            conv_stride = 1 if pool and subsampling else stride
+            y, ctx = CausalConv(cfg.conv_channels, cfg.conv_kernel, conv_stride, name=f"conv{i}")(
+                state.conv_context[i], x
+            )
+            y = nn.gelu(nn.LayerNorm(name=f"conv{i}_norm")(y))
+            if pool and subsampling and stride > 1:
+                # Max over non-overlapping blocks of `stride` frames: each block lies inside
+                # one chunk (chunks are whole steps), so pooling needs no carry.
+                b, t, c = y.shape
+                y = y.reshape(b, t // stride, stride, c).max(axis=2)
+            # Residual where shapes allow (the stride-1 blocks): lets the front end go deeper.
+            x = x + y if stride == 1 and x.shape == y.shape else y
+            contexts.append(ctx)
+        return x, contexts
+
+    def _conv2d_frontend(
+        self, state: EncoderState, frames: jax.Array
+    ) -> tuple[jax.Array, list[jax.Array]]:
+        cfg = self.config
+        x = frames[..., None]  # [B, T, F, 1]
+        contexts = []
+        for i, stride in enumerate(conv_strides(cfg)):
+            y, ctx = CausalConv2D(cfg.conv2d_channels, cfg.conv_kernel, stride, name=f"conv{i}")(
+                state.conv_context[i], x
+            )
+            y = nn.gelu(nn.LayerNorm(name=f"conv{i}_norm")(y))
+            x = x + y if stride == 1 and x.shape == y.shape else y
+            contexts.append(ctx)
+        b, t, f, c = x.shape
+        x = nn.Dense(cfg.conv_channels, name="conv2d_projection")(x.reshape(b, t, f * c))
+        return x, contexts
+
+
+def _stack_frames(frames: jax.Array, n: int) -> jax.Array:
+    """[B, T, D] -> [B, T / n, n * D]: subsampling without a front end."""
+    b, t, d = frames.shape
+    return frames.reshape(b, t // n, n * d)

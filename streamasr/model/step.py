@@ -68,7 +68,7 @@ def make_reset(config: ModelConfig) -> Callable[[EncoderState, jax.Array], Encod
         fresh = init_state(config, mask.shape[0])
         return EncoderState(
             conv_context=tuple(
-                jnp.where(mask[:, None, None], f, c)
+                jnp.where(mask.reshape((-1,) + (1,) * (c.ndim - 1)), f, c)
                 for f, c in zip(fresh.conv_context, state.conv_context, strict=True)
             ),
             lstm_h=jnp.where(mask[None, :, None], fresh.lstm_h, state.lstm_h),
