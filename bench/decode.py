@@ -27,7 +27,6 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
-from streamasr.audio.files import AudioFileError, read_audio
 from streamasr.decode.beam import BeamOptions
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import Decoder, load_lm, make_decoder
@@ -36,7 +35,7 @@ from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream, decode_frames
 from streamasr.vocab import BLANK, SYMBOLS, VOCAB_SIZE
-from train.corpus.manifest import read_manifest, resolve_audio
+from train.corpus.manifest import read_manifest, readable_audio
 
 CHUNK_SECONDS = 0.1
 SYNTHETIC_FRAME = 0.04  # seconds per output frame of the synthetic log-probs
@@ -89,15 +88,9 @@ class Utterance:
 
 def log_probs_of(recognizer: Recognizer, manifest: Path, limit: int | None) -> list[Utterance]:
     out = []
-    for record in read_manifest(manifest)[:limit]:
-        try:
-            audio = read_audio(resolve_audio(record, manifest))
-        except AudioFileError as e:
-            print(f"bench: skipping unreadable entry: {e}", file=sys.stderr)
-            continue
-        stream = Stream(recognizer, audio.sample_rate)
+    for record, audio in readable_audio(manifest, limit, who="bench"):
         recorder = _Recorder(GreedyDecoder(recognizer.frame_seconds, EndpointConfig()))
-        stream.decoder = recorder  # type: ignore[assignment]
+        stream = Stream(recognizer, audio.sample_rate, recorder)
         step = max(1, int(audio.sample_rate * CHUNK_SECONDS))
         for start in range(0, audio.samples.size, step):
             stream.accept(audio.samples[start : start + step])
@@ -198,8 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ps = pocketsphinx_transcriber()
             hyps = []
             t0 = time.perf_counter()
-            for record in read_manifest(manifest)[: args.limit]:
-                audio = read_audio(resolve_audio(record, manifest))
+            # The same readable entries as the streamasr rows, so refs and hyps align.
+            for _, audio in readable_audio(manifest, args.limit, who="bench"):
                 hyps.append(ps(audio.samples, audio.sample_rate))
             ms = 1000 * (time.perf_counter() - t0) / audio_s
             wer, cer = jiwer.wer(refs, hyps), jiwer.cer(refs, hyps)

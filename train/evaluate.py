@@ -18,13 +18,12 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
-from streamasr.audio.files import AudioFileError, read_audio
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import DecoderChoice, add_decoder_arguments, decoder_choice
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import read_manifest, resolve_audio
+from train.corpus.manifest import readable_audio
 
 CHUNK_SECONDS = 0.1  # the audio arrives as a live client would send it
 
@@ -78,12 +77,7 @@ def score(
     manifest: Path, transcribe: Callable[[np.ndarray, int], str], limit: int | None
 ) -> list[Scored]:
     out = []
-    for record in read_manifest(manifest)[:limit]:
-        try:
-            audio = read_audio(resolve_audio(record, manifest))
-        except AudioFileError as e:
-            print(f"eval: skipping unreadable entry: {e}", file=sys.stderr)
-            continue
+    for record, audio in readable_audio(manifest, limit):
         began = time.perf_counter()
         hyp = transcribe(audio.samples, audio.sample_rate)
         out.append(

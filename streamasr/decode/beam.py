@@ -382,16 +382,7 @@ class BeamDecoder:
             total = _lae(pb, pnb) + score
             if total > best_score:
                 best_score, best_link = total, link
-        words = tuple(_words(best_link))
-        text = " ".join(w.word for w in words)
-        result = Hypothesis(
-            text=text,
-            words=words,
-            is_final=True,
-            segment=self.segment,
-            stable=text,
-            endpoint=endpoint,
-        )
+        result = Hypothesis.final(tuple(_words(best_link)), self.segment, endpoint)
         self.segment += 1
         self._start_utterance()
         return result

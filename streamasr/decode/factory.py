@@ -32,8 +32,16 @@ class Decoder(Protocol):
     """What the engine drives: log-probabilities in, hypotheses out."""
 
     frame_seconds: float
-    frames: int  # output frames seen since stream start
-    segment: int  # number of the current utterance
+
+    @property
+    def frames(self) -> int:
+        """Output frames seen since stream start."""
+        ...
+
+    @property
+    def segment(self) -> int:
+        """Number of the current utterance, from 0."""
+        ...
 
     def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]: ...
 

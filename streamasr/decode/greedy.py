@@ -100,16 +100,7 @@ class GreedyDecoder:
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
         """Close the utterance, return its final hypothesis, and start the next one."""
         self._close_word()
-        words = tuple(self._words)
-        text = " ".join(w.word for w in words)
-        result = Hypothesis(
-            text=text,
-            words=words,
-            is_final=True,
-            segment=self.segment,
-            stable=text,
-            endpoint=endpoint,
-        )
+        result = Hypothesis.final(tuple(self._words), self.segment, endpoint)
         self.segment += 1
         self._start_utterance()
         return result

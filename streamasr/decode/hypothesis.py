@@ -30,3 +30,9 @@ class Hypothesis:
     segment: int = 0  # utterance number within the stream, from 0
     stable: str = ""  # prefix of ``text`` that later frames will not change
     endpoint: bool = False  # a final produced by an endpoint rule (not end of input)
+
+    @staticmethod
+    def final(words: tuple[Word, ...], segment: int, endpoint: bool) -> Hypothesis:
+        """The final of an utterance: its text is its words, all of it stable."""
+        text = " ".join(w.word for w in words)
+        return Hypothesis(text, words, True, segment, text, endpoint)

@@ -111,7 +111,9 @@ class CausalConv2D(nn.Module):
 
 class LSTMLayer(nn.Module):
     """A unidirectional LSTM. The input projection for all frames is one matmul; only
-    ``h @ W_h`` runs inside the scan, which measured faster than flax's LSTMCell here."""
+    ``h @ W_h`` runs inside the scan, which measured faster than flax's LSTMCell here.
+    The projection transposes to time-major *before* the matmul: XLA:CPU (jax 0.10)
+    lowers ``einsum("btd,dg->tbg")`` to a dot 8x slower at streaming batch sizes."""
 
     hidden: int
 
@@ -128,7 +130,7 @@ class LSTMLayer(nn.Module):
             lambda _, shape: jnp.zeros(shape).at[self.hidden : 2 * self.hidden].set(1.0),
             (4 * self.hidden,),
         )
-        projected = jnp.einsum("btd,dg->tbg", x, w_in) + bias  # time-major for the scan
+        projected = jnp.swapaxes(x, 0, 1) @ w_in + bias  # time-major for the scan
 
         def cell(
             carry: tuple[jax.Array, jax.Array], gates_in: jax.Array
@@ -159,7 +161,7 @@ class GRULayer(nn.Module):
         w_h = self.param("w_h", nn.initializers.orthogonal(), (self.hidden, 3 * self.hidden))
         bias = self.param("bias", nn.initializers.zeros, (3 * self.hidden,))
         bias_h = self.param("bias_h", nn.initializers.zeros, (3 * self.hidden,))
-        projected = jnp.einsum("btd,dg->tbg", x, w_in) + bias
+        projected = jnp.swapaxes(x, 0, 1) @ w_in + bias
 
         def cell(h_prev: jax.Array, gates_in: jax.Array) -> tuple[jax.Array, jax.Array]:
             recurrent = h_prev @ w_h + bias_h
@@ -188,7 +190,7 @@ class RNNLayer(nn.Module):
         w_in = self.param("w_in", nn.initializers.lecun_normal(), (x.shape[-1], self.hidden))
         w_h = self.param("w_h", nn.initializers.orthogonal(), (self.hidden, self.hidden))
         bias = self.param("bias", nn.initializers.zeros, (self.hidden,))
-        projected = jnp.einsum("btd,dg->tbg", x, w_in) + bias
+        projected = jnp.swapaxes(x, 0, 1) @ w_in + bias
 
         def cell(h_prev: jax.Array, inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
             h_new = jnp.tanh(inputs + h_prev @ w_h)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from streamasr.audio.files import Audio, AudioFileError, read_audio
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,20 @@ def resolve_audio(record: Record, manifest_path: Path) -> Path:
     """The audio file of `record` as listed in the manifest at `manifest_path`."""
     p = Path(record.audio_filepath)
     return p if p.is_absolute() else manifest_path.parent / p
+
+
+def readable_audio(
+    manifest_path: Path, limit: int | None = None, who: str = "eval"
+) -> Iterator[tuple[Record, Audio]]:
+    """The manifest's first ``limit`` records with their audio; an unreadable file is
+    reported on stderr (one line, naming it) and skipped, never a crash of the whole run."""
+    for record in read_manifest(manifest_path)[:limit]:
+        try:
+            audio = read_audio(resolve_audio(record, manifest_path))
+        except AudioFileError as e:
+            print(f"{who}: skipping unreadable entry: {e}", file=sys.stderr)
+            continue
+        yield record, audio
 
 
 def total_hours(records: Iterable[Record]) -> float:
