@@ -30,9 +30,11 @@ NUMBERS = ("one", "two", "three", "four", "five", "six", "seven")
 SENTENCES = [f"this is sentence number {w}" for w in NUMBERS]
 SENTENCES += ["a short test", "another small example here", "the end is near now"]
 
-needs_espeak = pytest.mark.skipif(
-    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
-)
+
+@pytest.fixture
+def needs_espeak() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed (bin/test installs it)")
 
 
 def config(out: Path, **kw: object) -> CorpusConfig:
@@ -104,7 +106,7 @@ def _snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
-@needs_espeak
+@pytest.mark.usefixtures("needs_espeak")
 def test_generate_then_resume_after_interruption(tmp_path: Path) -> None:
     out = tmp_path / "corpus"
     cfg = config(out, workers=2)
@@ -150,7 +152,7 @@ def test_generate_then_resume_after_interruption(tmp_path: Path) -> None:
     assert generate(cfg, VOICES, SENTENCES, progress=False).written == 0
 
 
-@needs_espeak
+@pytest.mark.usefixtures("needs_espeak")
 def test_engine_failure_drops_only_that_utterance(tmp_path: Path) -> None:
     broken = Voice("espeak/broken", "espeak", "nosuch-voice", False)
     cfg = config(tmp_path, train_sentences=6, augmented_copies=0, heldout_sentences=0)

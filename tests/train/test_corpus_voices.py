@@ -55,7 +55,7 @@ def test_unknown_engine_is_refused() -> None:
 def test_one_real_synthesis_per_engine(engine: str) -> None:
     voices = installed_voices([engine])
     if not voices:
-        pytest.skip(f"TTS engine {engine!r} is not installed (run train/setup_tts.sh)")
+        pytest.fail(f"TTS engine {engine!r} is not installed (bin/test runs train/setup_tts.sh)")
     wave = voices[0].synthesize("the quick brown fox", Prosody(rate=1.1, pitch=0.95))
     assert wave.dtype == np.float32 and wave.ndim == 1
     assert 0.4 < len(wave) / SAMPLE_RATE < 5.0
@@ -64,6 +64,6 @@ def test_one_real_synthesis_per_engine(engine: str) -> None:
 
 def test_engine_failure_raises_synthesis_error() -> None:
     if not installed_voices(["espeak"]):
-        pytest.skip("espeak-ng is not installed")
+        pytest.fail("espeak-ng is not installed (bin/test installs it)")
     with pytest.raises(SynthesisError, match="espeak/nosuch"):
         Voice("espeak/nosuch", "espeak", "nosuch-voice", False).synthesize("hello there")
