@@ -330,7 +330,9 @@ def run_jobs(
             outcomes: Iterable[Outcome] = map(_work, jobs)
             yield from _with_bar(outcomes, bar)
         else:
-            ctx = mp.get_context("fork")
+            # spawn, not fork: a parent that has imported jax runs threads that a fork
+            # would copy mid-flight (a deadlock risk, and a warning in the test suite).
+            ctx = mp.get_context("spawn")
             with ctx.Pool(workers, initializer=_init_worker, initargs=args) as pool:
                 yield from _with_bar(pool.imap_unordered(_work, jobs, chunksize=4), bar)
     finally:
