@@ -34,6 +34,7 @@ from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.frontend import Frontend
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import decode_frames
+from streamasr.features import mfcc
 from streamasr.model.encoder import EncoderState
 from streamasr.model.step import BATCH_BUCKETS, Params, StepFn, bucket_for
 
@@ -367,32 +368,53 @@ class Batcher:
                 self._free.append(stream.slot)
 
     def _round(self, work: list[_Work]) -> list[tuple[StreamHandle, Reply]]:
-        fps = self.recognizer.frames_per_step
-        dim = self.recognizer.config.input_dim
-        empty = np.zeros((0, dim), np.float32)
-        for w in work:
-            if w.stream.broken is not None:
-                w.error = w.stream.broken
-                continue
-            try:
-                chunks = []
-                for job in w.jobs:
-                    if job.samples is not None:
-                        frames = w.stream.frontend.push(job.samples)
-                    elif job.kind is JobKind.FINISH:
-                        frames = w.stream.frontend.flush()
-                    else:
-                        frames = empty
-                    chunks.append(frames)
-                    w.job_steps.append(frames.shape[0] // fps)
-                w.frames = np.concatenate(chunks) if chunks else empty
-            except Exception as e:  # e.g. non-finite samples rejected downstream
-                w.error = f"{type(e).__name__}: {e}"
+        self._features_all(work)
         self._step_all([w for w in work if w.error is None])
         out: list[tuple[StreamHandle, Reply]] = []
         for w in work:
             out.extend((w.stream, r) for r in self._decode(w))
         return out
+
+    def _features_all(self, work: list[_Work]) -> None:
+        """Every job's model-ready frames into ``w.frames`` (and its whole steps into
+        ``w.job_steps``). Per stream only the cheap framing runs; the spectra, filterbank and
+        logs of all streams' new frames are one vectorised call, not one per stream."""
+        fps = self.recognizer.frames_per_step
+        features = self.recognizer.artifact.features
+        framed: list[FloatArray] = []  # per job of every healthy stream, in order
+        healthy: list[_Work] = []
+        for w in work:
+            if w.stream.broken is not None:
+                w.error = w.stream.broken
+                continue
+            try:
+                windows = []
+                for job in w.jobs:
+                    if job.samples is not None:
+                        windows.append(w.stream.frontend.windows(job.samples))
+                    elif job.kind is JobKind.FINISH:
+                        windows.append(w.stream.frontend.flush_windows())
+                    else:
+                        windows.append(np.zeros((0, mfcc.WINDOW_SAMPLES), np.float32))
+            except Exception as e:  # e.g. samples the resampler refuses
+                w.error = f"{type(e).__name__}: {e}"
+                continue
+            framed += windows
+            healthy.append(w)
+        counts = [f.shape[0] for f in framed]
+        raw = (
+            mfcc.frames_from_windows(features, np.concatenate(framed))
+            if sum(counts)
+            else np.zeros((0, features.dim), np.float32)
+        )
+        pieces = iter(np.split(raw, np.cumsum(counts)[:-1]) if counts else [])
+        for w in healthy:
+            chunks = []
+            for job in w.jobs:
+                frames = w.stream.frontend.take(next(pieces), final=job.kind is JobKind.FINISH)
+                chunks.append(frames)
+                w.job_steps.append(frames.shape[0] // fps)
+            w.frames = np.concatenate(chunks) if chunks else raw[:0]
 
     def _step_all(self, work: list[_Work]) -> None:
         """Advance every stream by all its whole steps, in as few batched calls as the

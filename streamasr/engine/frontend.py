@@ -37,27 +37,47 @@ class Frontend:
 
     def push(self, samples: FloatArray) -> FloatArray:
         """Accept samples at the stream's rate; return normalised frames [k * fps, dim]."""
-        self.input_samples += int(np.asarray(samples).size)
-        return self._frames_from(self.resampler.push(samples))
+        return self.take(self._features(self.windows(samples)))
 
     def flush(self) -> FloatArray:
-        """End of input: drain the resampler, pad so every sample lands in a frame, and pad
-        the last partial step with mean frames (zeros after normalisation)."""
-        tail = self.resampler.flush()
-        frames = self._frames_from(tail)
-        pad = mfcc.samples_to_flush(self._extractor)
-        if pad:
-            frames = np.concatenate([frames, self._frames_from(np.zeros(pad, np.float32))])
-        leftover = self._frames.shape[0]
-        if leftover:
-            filler = np.zeros((self.frames_per_step - leftover, self.features.dim), np.float32)
-            frames = np.concatenate([frames, self._frames, filler])
-            self._frames = self._frames[:0]
-        return frames
+        """End of input: every remaining sample lands in a frame, and the last partial step
+        is padded with mean frames (zeros after normalisation)."""
+        return self.take(self._features(self.flush_windows()), final=True)
 
-    def _frames_from(self, samples_16k: FloatArray) -> FloatArray:
-        self._extractor, new = mfcc.extract(self.features, self._extractor, samples_16k)
-        pending = np.concatenate([self._frames, self.stats.apply(new)])
+    # The two halves of push/flush, for callers that compute the features of many streams
+    # in one call (mfcc.frames_from_windows) between them: windows -> features -> take.
+    def windows(self, samples: FloatArray) -> FloatArray:
+        """Accept samples at the stream's rate; return the windows of the new frames."""
+        self.input_samples += int(np.asarray(samples).size)
+        return self._windows_of(self.resampler.push(samples))
+
+    def flush_windows(self) -> FloatArray:
+        """End of input: drain the resampler and pad with zeros so that every sample lies in
+        a window; return the windows of the last frames."""
+        tail = self._windows_of(self.resampler.flush())
+        pad = mfcc.samples_to_flush(self._extractor)
+        if not pad:
+            return tail
+        return np.concatenate([tail, self._windows_of(np.zeros(pad, np.float32))])
+
+    def take(self, features: FloatArray, final: bool = False) -> FloatArray:
+        """Raw features of this stream's new frames -> normalised frames in whole model steps
+        (the remainder waits for the next call; ``final`` pads it with mean frames)."""
+        pending = np.concatenate([self._frames, self.stats.apply(features)])
+        if final and pending.shape[0] % self.frames_per_step:
+            short = self.frames_per_step - pending.shape[0] % self.frames_per_step
+            pending = np.concatenate([pending, np.zeros((short, self.features.dim), np.float32)])
         usable = pending.shape[0] - pending.shape[0] % self.frames_per_step
         self._frames = pending[usable:]
         return pending[:usable]
+
+    def _windows_of(self, samples_16k: FloatArray) -> FloatArray:
+        self._extractor, framed = mfcc.windows(
+            self._extractor, samples_16k, self.features.preemphasis
+        )
+        return framed
+
+    def _features(self, framed: FloatArray) -> FloatArray:
+        if framed.shape[0] == 0:
+            return np.zeros((0, self.features.dim), np.float32)
+        return mfcc.frames_from_windows(self.features, framed)

@@ -122,33 +122,42 @@ def frames_from_windows(config: FeatureConfig, windows: FloatArray) -> FloatArra
     return out
 
 
-def extract(
-    config: FeatureConfig, state: ExtractorState, samples: npt.ArrayLike
+def windows(
+    state: ExtractorState, samples: npt.ArrayLike, preemphasis: float
 ) -> tuple[ExtractorState, FloatArray]:
-    """Consume 16 kHz float samples; return the new state and every newly complete frame.
-
-    Frame i covers samples [i * HOP_SAMPLES, i * HOP_SAMPLES + WINDOW_SAMPLES).
-    """
+    """Consume 16 kHz float samples; return the new state and the pre-emphasised window of
+    every newly complete frame, [n, WINDOW_SAMPLES]. Frame i covers samples
+    [i * HOP_SAMPLES, i * HOP_SAMPLES + WINDOW_SAMPLES). The windows of many streams can
+    go through one ``frames_from_windows`` call (the daemon batches them)."""
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
     if x.size == 0:
-        return state, np.zeros((0, config.dim), np.float32)
+        return state, np.zeros((0, WINDOW_SAMPLES), np.float32)
     previous = np.concatenate([[state.last_sample], x[:-1]]).astype(np.float32)
-    emphasised = x - np.float32(config.preemphasis) * previous
+    emphasised = x - np.float32(preemphasis) * previous
     signal = np.concatenate([state.pending, emphasised])
     n_frames = (
         0 if signal.size < WINDOW_SAMPLES else 1 + (signal.size - WINDOW_SAMPLES) // HOP_SAMPLES
     )
     if n_frames:
-        windows = np.lib.stride_tricks.sliding_window_view(signal, WINDOW_SAMPLES)[::HOP_SAMPLES]
-        frames = frames_from_windows(config, windows[:n_frames])
+        framed = np.lib.stride_tricks.sliding_window_view(signal, WINDOW_SAMPLES)[::HOP_SAMPLES]
     else:
-        frames = np.zeros((0, config.dim), np.float32)
+        framed = np.zeros((0, WINDOW_SAMPLES), np.float32)
     new_state = ExtractorState(
         pending=signal[n_frames * HOP_SAMPLES :].copy(),
         last_sample=float(x[-1]),
         samples_seen=state.samples_seen + x.size,
     )
-    return new_state, frames
+    return new_state, framed[:n_frames]
+
+
+def extract(
+    config: FeatureConfig, state: ExtractorState, samples: npt.ArrayLike
+) -> tuple[ExtractorState, FloatArray]:
+    """Consume 16 kHz float samples; return the new state and every newly complete frame."""
+    state, framed = windows(state, samples, config.preemphasis)
+    if framed.shape[0] == 0:
+        return state, np.zeros((0, config.dim), np.float32)
+    return state, frames_from_windows(config, framed)
 
 
 def extract_all(config: FeatureConfig, samples: npt.ArrayLike) -> FloatArray:

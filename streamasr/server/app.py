@@ -261,6 +261,9 @@ class AsrServer:
             max_queue=4,
             ssl=self.options.ssl_context,
             server_header="streamasr",
+            # PCM barely compresses and permessage-deflate cost ~8% of the daemon's CPU under
+            # load (py-spy, bench/load.py at 150 streams): off, so it is never negotiated.
+            compression=None,
         )
         return self
 
