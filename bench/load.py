@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -131,8 +132,13 @@ async def client(
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the server process and its live children (the --workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for p in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def run_level(url: str, pid: int, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
@@ -164,11 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-ms", type=int, default=100, help="audio per message (%(default)s)")
     p.add_argument("--sample-rate", type=int, default=8000, help="client rate (%(default)s)")
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
+    p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
+    p.add_argument("--decoder", default="greedy", help="serve --decoder (%(default)s)")
     args = p.parse_args(argv)
     levels = [int(n) for n in args.streams.split(",")]
     pcm = utterance(args.sample_rate)
-    cmd = [sys.executable, "-m", "streamasr.server.main", "--port", "0"]
-    cmd += ["--max-connections", str(max(levels)), "--idle-timeout", "120"]
+    fixed_port = 0
+    if args.workers > 1:  # every worker binds the same, fixed port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            fixed_port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "streamasr.server.main", "--port", str(fixed_port)]
+    cmd += ["--max-connections", str(max(levels) + 8 * args.workers), "--idle-timeout", "120"]
+    cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -62,6 +62,7 @@ class ServerOptions:
     origins: tuple[str, ...] | None = None  # allowed Origin headers (None: any)
     ssl_context: ssl.SSLContext | None = None  # TLS (wss://, https://)
     static_dir: Path = STATIC_DIR  # the browser page
+    reuse_port: bool = False  # SO_REUSEPORT: several worker processes share the port
 
     def __post_init__(self) -> None:
         for name in ("max_connections", "max_listeners", "max_queue"):
@@ -264,6 +265,7 @@ class AsrServer:
             # PCM barely compresses and permessage-deflate cost ~8% of the daemon's CPU under
             # load (py-spy, bench/load.py at 150 streams): off, so it is never negotiated.
             compression=None,
+            reuse_port=self.options.reuse_port,
         )
         return self
 

@@ -101,6 +101,15 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
     mic.add_argument("--device", help="input device name or index (default: the system's)")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (SO_REUSEPORT; each loads the model and takes "
+        "its share of --max-connections): Python runs one thread at a time, so using more "
+        "than about one core takes more processes (default: %(default)s)",
+    )
+    p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
         "--no-warmup",
         action="store_true",
         help="skip compiling every batch size at start-up (the first clients wait instead)",
@@ -148,9 +157,18 @@ def run_serve(args: argparse.Namespace) -> int:
             token=_token(args),
             origins=tuple(args.origins) if args.origins else None,
             ssl_context=_ssl_context(args),
+            reuse_port=args.reuse_port,
         )
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.workers > 1 and args.port == 0:
+            raise ValueError("--workers > 1 needs a fixed --port (every worker binds it)")
+        if args.workers > 1 and args.mic:
+            raise ValueError("--mic needs --workers 1 (one process owns the microphone)")
     except (ValueError, OSError, ssl.SSLError) as e:
         return _fail(str(e))
+    if args.workers > 1:
+        return _supervise(args)
 
     from streamasr.engine.recognizer import Recognizer
     from streamasr.model.step import BATCH_BUCKETS
@@ -223,6 +241,53 @@ async def _serve(
         await asyncio.to_thread(batcher.stop, 10.0)
     print("streamasr: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """Run ``args.workers`` server processes on one port and wait. SIGTERM/SIGINT are passed
+    on (each worker drains its own sessions); if one worker fails, the others are stopped
+    and its exit status is returned. The supervisor itself never imports jax."""
+    import multiprocessing
+    import time
+
+    share = -(-args.max_connections // args.workers)
+    child_args = argparse.Namespace(
+        **{**vars(args), "workers": 1, "reuse_port": True, "max_connections": share}
+    )
+    # spawn: a clean interpreter per worker, nothing inherited mid-flight.
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_worker_main, args=(child_args,), name=f"streamasr-worker-{i}")
+        for i in range(args.workers)
+    ]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for w in workers:
+            if w.pid is not None and w.is_alive():
+                os.kill(w.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for w in workers:
+        w.start()
+    status = 0
+    while any(w.is_alive() for w in workers):
+        for w in workers:
+            w.join(timeout=0.2)
+            if not w.is_alive() and w.exitcode and not stopping:
+                status = w.exitcode
+                stop(signal.SIGTERM, None)
+        time.sleep(0.05)
+    if stopping and status == 0:
+        status = max([0, *[w.exitcode or 0 for w in workers]])
+    return status
+
+
+def _worker_main(args: argparse.Namespace) -> None:
+    sys.exit(run_serve(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,8 @@ def test_sigterm_drains_live_sessions(model_file: Path, speech: tuple[np.ndarray
         (["--max-connections", "0"], "max_connections"),
         (["--model", "/nonexistent.streamasr"], "no such model file"),
         (["--tls-cert", "x.pem"], "go together"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "2"], "needs a fixed --port"),  # the helper passes --port 0
     ],
 )
 def test_bad_flags_fail_with_one_clear_error(args: list[str], message: str) -> None:
@@ -92,3 +95,45 @@ def test_bad_flags_fail_with_one_clear_error(args: list[str], message: str) -> N
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.timeout(120)
+def test_workers_share_the_port_and_drain_together(
+    model_file: Path, speech: tuple[np.ndarray, int]
+) -> None:
+    from streamasr.audio.resample import resample
+
+    pcm = (resample(*speech) * 32767).astype("<i2").tobytes()[:32000]
+    with socket.socket() as s:  # a free port (every worker must bind the same one)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = serve(
+        "--model", str(model_file), "--port", str(port), "--workers", "2",
+        "--no-warmup", "--sample-rate", "16000",
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        assert wait_listening(proc) == port
+        assert wait_listening(proc) == port, "the second worker should listen on the same port"
+
+        async def session() -> dict[str, object]:
+            async with connect(f"ws://127.0.0.1:{port}") as ws:
+                for start in range(0, len(pcm), 6400):
+                    await ws.send(pcm[start : start + 6400])
+                    await ws.recv()
+                await ws.send('{"eof": 1}')
+                final: dict[str, object] = json.loads(await ws.recv())
+                return final
+
+        async def many() -> list[dict[str, object]]:
+            return await asyncio.gather(*(session() for _ in range(8)))
+
+        finals = asyncio.run(many())
+        assert all("text" in f for f in finals)
+        assert len({json.dumps(f, sort_keys=True) for f in finals}) == 1, "same audio, same text"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read().count("stopped") == 2, "both workers drain and stop"
+    finally:
+        proc.kill()
+        proc.wait()
