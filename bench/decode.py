@@ -144,8 +144,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--beta", type=float, default=BeamOptions.beta, help="word bonus (with LM)")
     p.add_argument("--synthetic", action="store_true", help="fake log-probs, no model")
     p.add_argument("--confusion", type=float, default=0.3, help="--synthetic: share confused")
+    p.add_argument(
+        "--grid",
+        metavar="ALPHAS:BETAS",
+        help="tune instead: beam 8 + LM for every pair, e.g. 0.3,0.5,0.8:0.5,1,2",
+    )
     args = p.parse_args(argv)
     options = BeamOptions(alpha=args.alpha, beta=args.beta)
+    systems = [(label, kind, size, lm, options) for label, kind, size, lm in SYSTEMS]
+    if args.grid:
+        alphas, betas = (list(map(float, part.split(","))) for part in args.grid.split(":"))
+        systems = [
+            (f"beam 8 + LM, alpha {a:g}, beta {b:g}", "beam", 8, None, BeamOptions(alpha=a, beta=b))
+            for a in alphas
+            for b in betas
+        ]
     recognizer = None if args.synthetic else Recognizer.from_file(args.model, EndpointConfig())
     frame_seconds = SYNTHETIC_FRAME if recognizer is None else recognizer.frame_seconds
     chunk = max(1, round(CHUNK_SECONDS / frame_seconds))
@@ -164,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         audio_s = sum(u.seconds for u in utts)
         refs = [u.reference for u in utts]
         name = manifest.stem
-        for label, kind, size, lm_path in SYSTEMS:
+        for label, kind, size, lm_path, opts in systems:
             lm = args.lm if (args.lm and lm_path is None) else lm_path
             hyps = []
             spent = 0.0
@@ -175,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     EndpointConfig(),
                     lm_path=lm,
                     beam_size=size,
-                    options=options,
+                    options=opts,
                 )
                 t0 = time.perf_counter()
                 hyps.append(decode_utterance(decoder, u.log_probs, chunk))
