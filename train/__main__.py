@@ -19,6 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, help="wall-clock training budget")
     p.add_argument("--train", nargs="+", help="training manifests (JSONL)")
     p.add_argument("--valid", nargs="+", help="validation manifests (JSONL)")
+    p.add_argument(
+        "--pretrain",
+        choices=("none", "autoencoder"),
+        help="denoising-autoencoder pretraining of the front end and lower layers first",
+    )
+    p.add_argument("--pretrain-minutes", type=float, help="its budget (default 10)")
+    p.add_argument("--pretrain-layers", type=int, help="recurrent layers it trains (default 1)")
+    p.add_argument(
+        "--transcribed-fraction",
+        type=float,
+        help="share of training utterances whose transcripts CTC uses (the rest: audio only)",
+    )
     shape = p.add_argument_group("model shape (default: the bundled model's)")
     shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
     shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
@@ -32,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")
         if getattr(args, name) is not None
     }
+    options = {
+        name: getattr(args, name)
+        for name in ("pretrain", "pretrain_minutes", "pretrain_layers", "transcribed_fraction")
+        if getattr(args, name) is not None
+    }
     try:
-        config = config.replace(model=config.model.replace(**changes))
+        config = config.replace(model=config.model.replace(**changes), **options)
     except ValueError as e:
         print(f"train: error: {e}", file=sys.stderr)
         return 2

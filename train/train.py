@@ -225,13 +225,50 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
     hours = float(train_set.lengths()[keep].sum()) / 100 / 3600
     print(f"{len(keep)} of {len(train_set)} training utterances usable ({hours:.1f} h)", flush=True)
 
+    if not 0.0 < config.transcribed_fraction <= 1.0:
+        raise ValueError(
+            f"transcribed_fraction must be in (0, 1], got {config.transcribed_fraction}"
+        )
+    audio_only = keep
+    if config.transcribed_fraction < 1.0:
+        # A fixed, seeded subset keeps its transcripts; the rest is audio for pretraining.
+        chosen = np.random.default_rng(config.seed).permutation(len(keep))
+        keep = np.sort(keep[chosen[: max(1, int(len(keep) * config.transcribed_fraction))]])
+        print(f"CTC uses the transcripts of {len(keep)} utterances", flush=True)
+
     rng = jax.random.PRNGKey(config.seed)
-    params = jax.device_put(init_params(model, rng), replicated)
+    params = init_params(model, rng)
+    log_path = workdir / "log.jsonl"
+    ckpt_path = workdir / "checkpoint.msgpack"
+    if config.pretrain == "autoencoder" and not ckpt_path.exists():
+        from train.pretrain import merge_pretrained, pretrain
+
+        def log_pretrain(row: dict[str, float]) -> None:
+            with log_path.open("a") as f:
+                f.write(json.dumps({"kind": "pretrain", **row}) + "\n")
+
+        print(f"autoencoder pretraining on {len(audio_only)} utterances", flush=True)
+        encoder_params, losses = pretrain(
+            model,
+            train_set,
+            audio_only,
+            stats,
+            config.length_buckets,
+            config.batch_frames,
+            layers=config.pretrain_layers,
+            minutes=config.pretrain_minutes,
+            seed=config.seed,
+            log=log_pretrain,
+        )
+        print(f"pretrained {len(losses)} steps, reconstruction MSE {losses[-1]:.3f}", flush=True)
+        params = merge_pretrained(params, encoder_params)
+    elif config.pretrain not in ("none", "autoencoder"):
+        raise ValueError(f"unknown pretraining {config.pretrain!r}; known: none, autoencoder")
+    params = jax.device_put(params, replicated)
     opt_state = make_optimizer(config).init(params)
     step = 0
     total_steps = config.num_steps
     elapsed_before = 0.0
-    ckpt_path = workdir / "checkpoint.msgpack"
     if ckpt_path.exists():
         restored = serialization.msgpack_restore(ckpt_path.read_bytes())
         params = serialization.from_state_dict(params, restored["params"])
@@ -243,7 +280,6 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
 
     train_step = make_train_step(config)
     greedy = make_greedy_fn(model)
-    log_path = workdir / "log.jsonl"
     np_rng = np.random.default_rng(config.seed + step)
     started = time.monotonic() - elapsed_before
     budget = config.time_budget_minutes * 60

@@ -217,9 +217,18 @@ class Encoder(nn.Module):
 
     @nn.compact
     def __call__(
-        self, state: EncoderState, frames: jax.Array, *, train: bool = False
+        self,
+        state: EncoderState,
+        frames: jax.Array,
+        *,
+        train: bool = False,
+        hidden_layers: int | None = None,
     ) -> tuple[jax.Array, EncoderState]:
-        """frames: [B, T, input_dim], T a multiple of frames_per_step -> logits [B, T / fps, V]."""
+        """frames: [B, T, input_dim], T a multiple of frames_per_step -> logits [B, T / fps, V].
+
+        With ``hidden_layers=k`` it stops after the front end and k recurrent layers and
+        returns their output [B, T / fps, width] instead (the state is then only partly
+        advanced): what autoencoder pretraining trains, under the same parameter names."""
         cfg = self.config
         contexts: list[jax.Array] = []
         if cfg.frontend == "none":
@@ -230,6 +239,8 @@ class Encoder(nn.Module):
             x, contexts = self._conv1d_frontend(state, frames)
         hs, cs = [], []
         for layer in range(cfg.rnn_layers):
+            if layer == hidden_layers:
+                break
             if layer > 0:
                 x = nn.Dropout(cfg.dropout, deterministic=not train)(x)
             x, h, c = RECURRENT_LAYERS[cfg.cell](cfg.rnn_hidden, name=f"{cfg.cell}{layer}")(
@@ -237,6 +248,8 @@ class Encoder(nn.Module):
             )
             hs.append(h)
             cs.append(c)
+        if hidden_layers is not None:
+            return x, state
         logits = nn.Dense(cfg.vocab_size, name="output")(x)
         new_state = EncoderState(
             conv_context=tuple(contexts), lstm_h=jnp.stack(hs), lstm_c=jnp.stack(cs)

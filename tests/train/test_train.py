@@ -104,3 +104,44 @@ def test_collapse_is_greedy_ctc() -> None:
 
     ids = [0, SYMBOLS.index("a"), SYMBOLS.index("a"), 0, SYMBOLS.index("a"), SYMBOLS.index(" ")]
     assert collapse(np.array(ids)) == "aa"
+
+
+def test_autoencoder_pretraining_learns_and_initialises_ctc(manifest: Path, tmp_path: Path) -> None:
+    from streamasr.model.step import init_params
+    from train.pretrain import merge_pretrained, pretrain
+
+    config = get_smoke_config()
+    features = data.load_features([manifest], config.features, tmp_path)
+    stats = data.compute_stats(features)
+    keep = data.usable(features, config.length_buckets, config.model.frames_per_step)
+    encoder, losses = pretrain(
+        config.model, features, keep, stats, config.length_buckets, config.batch_frames,
+        layers=1, max_steps=60, minutes=5, learning_rate=3e-3,
+    )  # fmt: skip
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), "reconstruction should improve"
+    assert set(encoder) == {"conv0", "conv0_norm", "conv1", "conv1_norm", "conv2", "conv2_norm",
+                            "lstm0"}  # fmt: skip
+    import jax
+
+    fresh = init_params(config.model, jax.random.PRNGKey(5))
+    merged = merge_pretrained(fresh, encoder)
+    np.testing.assert_array_equal(merged["lstm0"]["w_h"], encoder["lstm0"]["w_h"])
+    np.testing.assert_array_equal(merged["output"]["kernel"], fresh["output"]["kernel"])
+    with pytest.raises(ValueError, match="not in the model"):
+        merge_pretrained(fresh, {"lstm9": encoder["lstm0"]})
+
+
+def test_training_with_pretraining_and_a_tenth_of_the_transcripts(
+    manifest: Path, tmp_path: Path
+) -> None:
+    config = get_smoke_config().replace(
+        train_manifests=(str(manifest),),
+        valid_manifests=(str(manifest),),
+        pretrain="autoencoder",
+        pretrain_minutes=0.1,
+        transcribed_fraction=0.1,
+    )
+    model = train_and_evaluate(config, tmp_path)
+    assert model.info and model.info["steps"] == config.num_steps
+    with pytest.raises(ValueError, match="unknown pretraining"):
+        train_and_evaluate(config.replace(pretrain="vae"), tmp_path / "other")

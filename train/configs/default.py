@@ -37,6 +37,10 @@ class TrainConfig:
     time_masks: int = 4  # masks per utterance, each up to time_mask_width frames
     time_mask_width: int = 30
     seed: int = 0  # everything random derives from this
+    pretrain: str = "none"  # "autoencoder": denoising-AE pretraining of the lower layers first
+    pretrain_minutes: float = 10.0  # its wall-clock budget (on top of time_budget_minutes)
+    pretrain_layers: int = 1  # recurrent layers it trains above the front end
+    transcribed_fraction: float = 1.0  # share of training utterances whose text CTC may use
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
