@@ -31,6 +31,16 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="share of training utterances whose transcripts CTC uses (the rest: audio only)",
     )
+    p.add_argument("--vae", dest="vae_path", help="a VAE from python -m train.vae (vae.msgpack)")
+    p.add_argument(
+        "--vae-frontend",
+        action="store_true",
+        default=None,
+        help="frontend=vae, initialised from the VAE's encoder",
+    )
+    p.add_argument(
+        "--vae-augment", type=float, help="share of batches re-drawn through the VAE (0 to 1)"
+    )
     shape = p.add_argument_group("model shape (default: the bundled model's)")
     shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
     shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
@@ -39,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     shape.add_argument("--residual-blocks", type=int, help="stride-1 residual conv blocks")
     args = p.parse_args(argv)
     config = get_config()
+    if args.vae_frontend:
+        args.frontend = "vae"
     changes = {
         name: getattr(args, name)
         for name in ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")
@@ -46,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     options = {
         name: getattr(args, name)
-        for name in ("pretrain", "pretrain_minutes", "pretrain_layers", "transcribed_fraction")
+        for name in (
+            "pretrain",
+            "pretrain_minutes",
+            "pretrain_layers",
+            "transcribed_fraction",
+            "vae_path",
+            "vae_frontend",
+            "vae_augment",
+        )
         if getattr(args, name) is not None
     }
     try:

@@ -10,6 +10,7 @@ the curves. Only this function touches files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -171,6 +172,17 @@ def evaluate(
     return {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps))}
 
 
+def load_vae(path: str) -> tuple[Any, Params]:
+    """(StepVAE module, parameters) from train/vae.py's vae.msgpack."""
+    from train.vae import StepVAE
+
+    if not path or not Path(path).is_file():
+        raise ValueError(f"no VAE model at {path!r} (python -m train.vae writes vae.msgpack)")
+    params = serialization.msgpack_restore(Path(path).read_bytes())
+    step_dim, width = params["step_projection"]["kernel"].shape
+    return StepVAE(step_dim, width), params
+
+
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(serialization.msgpack_serialize(payload))
@@ -264,6 +276,16 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
         params = merge_pretrained(params, encoder_params)
     elif config.pretrain not in ("none", "autoencoder"):
         raise ValueError(f"unknown pretraining {config.pretrain!r}; known: none, autoencoder")
+    vae: tuple[Any, Params] | None = None
+    if config.vae_frontend or config.vae_augment > 0:
+        vae = load_vae(config.vae_path)
+    if config.vae_frontend and not ckpt_path.exists():
+        from train.pretrain import merge_pretrained
+
+        if model.frontend != "vae":
+            raise ValueError('vae_frontend needs the model\'s frontend="vae"')
+        assert vae is not None
+        params = merge_pretrained(params, {"step_projection": vae[1]["step_projection"]})
     params = jax.device_put(params, replicated)
     opt_state = make_optimizer(config).init(params)
     step = 0
@@ -327,6 +349,13 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
             len(devices),
             model.frames_per_step,
         ):
+            if vae is not None and config.vae_augment > 0 and np_rng.random() < config.vae_augment:
+                from train.vae import resample_features
+
+                key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 1), step)
+                drawn = resample_features(vae[0], vae[1], batch.frames, model.frames_per_step, key)
+                keep_mask = (1.0 - batch.frame_paddings)[..., None]
+                batch = dataclasses.replace(batch, frames=(drawn * keep_mask).astype(np.float32))
             if config.spec_augment:
                 batch = data.spec_augment(
                     batch,

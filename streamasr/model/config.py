@@ -8,7 +8,7 @@ from typing import Any
 
 from streamasr.vocab import VOCAB_SIZE
 
-FRONTENDS = ("none", "conv", "conv_pool", "conv2d")
+FRONTENDS = ("none", "conv", "conv_pool", "conv2d", "vae")
 CELLS = ("lstm", "gru", "rnn")
 
 
@@ -18,7 +18,9 @@ class ModelConfig:
     # How time is subsampled before the recurrent stack: "none" stacks frames_per_step
     # frames into one vector; "conv" strided causal 1-D convolutions; "conv_pool" stride-1
     # causal 1-D convolutions each followed by max-pooling; "conv2d" causal 2-D
-    # convolutions over time x frequency (stride 2 in frequency too), then a projection.
+    # convolutions over time x frequency (stride 2 in frequency too), then a projection;
+    # "vae" stacks each step's frames and projects them (dense + GELU, conv_channels wide):
+    # the first layer of train/vae.py's encoder, which can initialise it.
     frontend: str = "conv"
     conv_channels: int = 256  # width of the convolutional front end (its output for conv2d)
     conv2d_channels: int = 32  # channels of the 2-D convolutions (frontend="conv2d")

@@ -31,7 +31,7 @@ def conv_strides(config: ModelConfig) -> tuple[int, ...]:
     """Stride in time of every convolution in order: the subsampling ones, then residual
     blocks. With frontend="conv_pool" the subsampling convolutions have stride 1 and a
     max-pool of that size follows each."""
-    if config.frontend == "none":
+    if config.frontend in ("none", "vae"):
         return ()
     return (*config.subsampling, *([1] * config.residual_blocks))
 
@@ -233,6 +233,9 @@ class Encoder(nn.Module):
         contexts: list[jax.Array] = []
         if cfg.frontend == "none":
             x = _stack_frames(frames, cfg.frames_per_step)
+        elif cfg.frontend == "vae":
+            stacked = _stack_frames(frames, cfg.frames_per_step)
+            x = nn.gelu(nn.Dense(cfg.conv_channels, name="step_projection")(stacked))
         elif cfg.frontend == "conv2d":
             x, contexts = self._conv2d_frontend(state, frames)
         else:

@@ -145,3 +145,50 @@ def test_training_with_pretraining_and_a_tenth_of_the_transcripts(
     assert model.info and model.info["steps"] == config.num_steps
     with pytest.raises(ValueError, match="unknown pretraining"):
         train_and_evaluate(config.replace(pretrain="vae"), tmp_path / "other")
+
+
+def test_vae_learns_a_real_elbo_and_draws_from_the_prior(manifest: Path, tmp_path: Path) -> None:
+    import jax
+    from flax import serialization
+
+    from train.vae import plot, resample_features, sample_prior, train_vae
+
+    config = get_smoke_config()
+    fps = config.model.frames_per_step
+    features = data.load_features([manifest], config.features, tmp_path)
+    stats = data.compute_stats(features)
+    model, params, history = train_vae(
+        features, np.arange(len(features)), stats, fps, 16, steps=300, batch=128, seed=1
+    )
+    first, last = np.mean(history[:10], axis=0), np.mean(history[-10:], axis=0)
+    assert last.sum() < 0.7 * first.sum(), "the negative ELBO should fall"
+    assert last[0] < first[0], "reconstruction should improve"
+    assert last[1] > 0.5, "a KL near zero would mean the latent carries nothing (collapse)"
+
+    frames = stats.apply(features.utterance(0)[: 8 * fps].astype(np.float32))[None]
+    one = resample_features(model, params, frames, fps, jax.random.PRNGKey(0))
+    two = resample_features(model, params, frames, fps, jax.random.PRNGKey(1))
+    assert one.shape == frames.shape and np.isfinite(one).all()
+    assert np.abs(one - two).max() > 1e-3, "draws from q(z|x) should differ"
+    assert np.corrcoef(one.ravel(), frames.ravel())[0, 1] > 0.3, "... but keep the speech"
+    prior = sample_prior(model, params, 8, jax.random.PRNGKey(2))
+    assert prior.shape == (8, fps * frames.shape[-1]) and np.isfinite(prior).all()
+    steps = frames[0].reshape(-1, fps * frames.shape[-1])
+    plot(steps, one[0].reshape(steps.shape), prior, fps, frames.shape[-1], tmp_path / "v.png")
+    assert (tmp_path / "v.png").stat().st_size > 5000
+
+    # The trainer takes it as the frontend="vae" initialisation and as augmentation.
+    vae_file = tmp_path / "vae.msgpack"
+    vae_file.write_bytes(serialization.msgpack_serialize(params))
+    run = get_smoke_config().replace(
+        train_manifests=(str(manifest),),
+        valid_manifests=(str(manifest),),
+        model=config.model.replace(frontend="vae"),
+        vae_path=str(vae_file),
+        vae_frontend=True,
+        vae_augment=1.0,
+    )
+    trained = train_and_evaluate(run, tmp_path / "run")
+    assert trained.model.frontend == "vae" and trained.info and trained.info["steps"] == 4
+    with pytest.raises(ValueError, match="no VAE model"):
+        train_and_evaluate(run.replace(vae_path=str(tmp_path / "none")), tmp_path / "run2")

@@ -41,6 +41,9 @@ class TrainConfig:
     pretrain_minutes: float = 10.0  # its wall-clock budget (on top of time_budget_minutes)
     pretrain_layers: int = 1  # recurrent layers it trains above the front end
     transcribed_fraction: float = 1.0  # share of training utterances whose text CTC may use
+    vae_path: str = ""  # a train/vae.py model (vae.msgpack) for the two options below
+    vae_frontend: bool = False  # initialise the frontend="vae" projection from its encoder
+    vae_augment: float = 0.0  # share of batches whose features are re-drawn through it
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
