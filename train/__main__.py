@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="runs/default", help="checkpoints, logs, feature cache")
     p.add_argument("--export", default=str(artifact.DEFAULT_MODEL_PATH), help="model file to write")
     p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument(
+        "--steps", type=int, help="train exactly this many steps (the budget then only caps it)"
+    )
     p.add_argument("--train", nargs="+", help="training manifests (JSONL)")
     p.add_argument("--valid", nargs="+", help="validation manifests (JSONL)")
     p.add_argument(
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.minutes is not None:
         config = config.replace(time_budget_minutes=args.minutes)
+    if args.steps is not None:
+        config = config.replace(num_steps=args.steps, fixed_steps=True)
     if args.train:
         config = config.replace(train_manifests=tuple(args.train))
     if args.valid:

@@ -391,8 +391,9 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
                     raise FloatingPointError(f"loss became {m['loss_per_char']} at step {step}")
             if step == first_step + FIT_FROM:
                 fit_step, fit_clock = step, time.monotonic()
-            if step == first_step + FIT_FROM + FIT_OVER or (
-                0 <= fit_step < step and step % config.eval_every == 0
+            if not config.fixed_steps and (
+                step == first_step + FIT_FROM + FIT_OVER
+                or (0 <= fit_step < step and step % config.eval_every == 0)
             ):
                 # Fit the schedule's length to the time budget from the mean speed since
                 # FIT_FROM (the first steps pay for compiling every length bucket). Refitting
@@ -406,7 +407,8 @@ def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifac
             bar.update(1)
             if step % config.eval_every == 0 or step >= total_steps:
                 validate_and_save()
-            if step >= total_steps or time.monotonic() - started > budget * 1.05:
+            out_of_time = not config.fixed_steps and time.monotonic() - started > budget * 1.05
+            if step >= total_steps or out_of_time:
                 done = True
                 break
     bar.close()

@@ -28,6 +28,7 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
     clip_norm: float = 1.0  # global gradient norm clip
     num_steps: int = 100_000  # upper bound on steps
+    fixed_steps: bool = False  # train exactly num_steps: no fitting to the time budget
     time_budget_minutes: float = 60.0  # stop (and fit the schedule) to this wall-clock budget
     eval_every: int = 500  # steps between validations and checkpoints
     eval_utterances: int = 200  # per validation manifest (the first N, for a stable figure)

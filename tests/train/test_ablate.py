@@ -1,0 +1,47 @@
+"""The ablation harness's own parts: step timing of a saved model and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from streamasr.model import artifact
+from streamasr.model.artifact import ModelArtifact
+from train.ablate import SUMMARY, VARIANTS, Row, measure_step, training_minutes, write_report
+
+
+def test_step_timing_of_a_saved_model(tmp_path: Path, tiny_artifact: ModelArtifact) -> None:
+    path = tmp_path / "m.streamasr"
+    artifact.save(tiny_artifact, path)
+    rtf, streams, parameters = measure_step(path)
+    assert 0 < rtf < 1 and streams > 1
+    assert parameters == sum(
+        int(x.size) for x in __import__("jax").tree_util.tree_leaves(tiny_artifact.params)
+    )
+
+
+def test_report_table_and_curves(tmp_path: Path) -> None:
+    png = tmp_path / "curves.png"
+    png.write_bytes(b"\x89PNG fake")
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"kind": "eval", "time": 90.0}) + "\n")
+    row = Row("GRU", 2_500_000, training_minutes(log), (0.5, 0.2), (0.9, 0.4), 0.01, 700, str(png))
+    report = tmp_path / "docs" / "architectures.md"
+    report.parent.mkdir()
+    write_report([row], 1000, report)
+    text = report.read_text()
+    assert "| GRU | 2.50 M | 2 | 50.0% | 20.0% | 90.0% | 40.0% | 0.0100 | 700 |" in text
+    assert "1000 steps" in text
+    assert (report.parent / "architectures" / "gru.png").read_bytes() == png.read_bytes()
+
+
+def test_every_variant_names_known_flags() -> None:
+    from train.__main__ import main
+
+    assert SUMMARY.search("WER=0.5000 CER=0.2500 N=18")
+    for flags in VARIANTS.values():
+        with pytest.raises(SystemExit) as done:  # --help after the flags: parsed, not run
+            main([*flags, "--help"])
+        assert done.value.code == 0
