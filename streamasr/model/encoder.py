@@ -68,45 +68,32 @@ def init_state(config: ModelConfig, batch: int) -> EncoderState:
 
 
 class CausalConv(nn.Module):
-    """A strided 1-D convolution over time whose output t sees only inputs up to the end of
-    its stride block. The ``kernel - stride`` frames of left context are the carry."""
+    """A convolution over time whose output t sees only inputs up to the end of its stride
+    block; the ``kernel - stride`` frames of left context are the carry. With
+    ``over_frequency`` it is 2-D over (time, frequency): 'SAME' in frequency, with stride 2
+    there too when it subsamples time."""
 
     features: int
     kernel: int
     stride: int
+    over_frequency: bool = False
 
     @nn.compact
     def __call__(self, context: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        # x: [B, T, C] with T a multiple of stride; context: [B, kernel - stride, C]
+        # x: [B, T, C] or [B, T, F, C], T a multiple of stride; context: the same with
+        # kernel - stride frames
         full = jnp.concatenate([context, x], axis=1)
-        y = nn.Conv(self.features, (self.kernel,), strides=(self.stride,), padding="VALID")(full)
+        if self.over_frequency:
+            conv = nn.Conv(
+                self.features,
+                (self.kernel, 3),
+                strides=(self.stride, 2 if self.stride > 1 else 1),
+                padding=((0, 0), (1, 1)),
+            )
+        else:
+            conv = nn.Conv(self.features, (self.kernel,), strides=(self.stride,), padding="VALID")
         keep = self.kernel - self.stride
-        new_context = full[:, full.shape[1] - keep :, :]
-        return y, new_context
-
-
-class CausalConv2D(nn.Module):
-    """A convolution over (time, frequency): causal and strided in time as CausalConv,
-    'SAME' in frequency with stride 2 when subsampling. The carry is the last
-    ``kernel - stride`` input frames, every frequency and channel."""
-
-    features: int
-    kernel: int
-    stride: int
-
-    @nn.compact
-    def __call__(self, context: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        # x: [B, T, F, C]; context: [B, kernel - stride, F, C]
-        full = jnp.concatenate([context, x], axis=1)
-        freq_stride = 2 if self.stride > 1 else 1
-        y = nn.Conv(
-            self.features,
-            (self.kernel, 3),
-            strides=(self.stride, freq_stride),
-            padding=((0, 0), (1, 1)),
-        )(full)
-        keep = self.kernel - self.stride
-        return y, full[:, full.shape[1] - keep :]
+        return conv(full), full[:, full.shape[1] - keep :]
 
 
 class LSTMLayer(nn.Module):
@@ -290,9 +277,9 @@ class Encoder(nn.Module):
         x = frames[..., None]  # [B, T, F, 1]
         contexts = []
         for i, stride in enumerate(conv_strides(cfg)):
-            y, ctx = CausalConv2D(cfg.conv2d_channels, cfg.conv_kernel, stride, name=f"conv{i}")(
-                state.conv_context[i], x
-            )
+            y, ctx = CausalConv(
+                cfg.conv2d_channels, cfg.conv_kernel, stride, over_frequency=True, name=f"conv{i}"
+            )(state.conv_context[i], x)
             y = nn.gelu(nn.LayerNorm(name=f"conv{i}_norm")(y))
             x = x + y if stride == 1 and x.shape == y.shape else y
             contexts.append(ctx)
