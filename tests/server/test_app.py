@@ -397,6 +397,29 @@ def test_vosk_client_recognizes_words(trained_model: Any, speak: Any) -> None:
     assert "weather" in text and "today" in text, text
 
 
+@pytest.mark.needs_model
+def test_phrase_list_picks_the_spoken_command(trained_model: Any, speak: Any) -> None:
+    """Command and control: with the session restricted to a few confusable commands, the
+    trained model's final is exactly the one spoken."""
+    import soundfile as sf
+
+    from streamasr.model.artifact import load
+
+    commands = ["front left", "front right", "call home", "stop the music"]
+    config = {"config": {"sample_rate": 16000, "phrase_list": commands, "phrase_list_only": True}}
+    with Batcher(Recognizer(load(trained_model)), capacity=2) as b:
+
+        async def final_for(spoken: str) -> str:
+            data, rate = sf.read(speak(spoken), dtype="float32")
+            async with running(b) as server, connect(f"ws://127.0.0.1:{server.port}") as ws:
+                await ws.send(json.dumps(config))
+                replies, last = await vosk_client(ws, int16(resample(data, rate)), 3200)
+            return " ".join(r["text"] for r in [*replies, last] if r.get("text"))
+
+        for spoken in ("front right", "call home"):
+            assert asyncio.run(asyncio.wait_for(final_for(spoken), TIMEOUT)) == spoken
+
+
 def test_tls(batcher: Batcher, tmp_path: Any) -> None:
     import ssl
     import subprocess
