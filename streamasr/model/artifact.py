@@ -67,6 +67,7 @@ def save(artifact: ModelArtifact, path: str | os.PathLike[str]) -> None:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("meta.json", json.dumps(meta, indent=1))
             z.writestr("params.msgpack", params_bytes)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for everyone to read
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -34,6 +34,11 @@ def test_round_trip_keeps_everything(saved: Path, tiny_artifact: ModelArtifact) 
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_saved_file_is_readable_by_everyone(saved: Path) -> None:
+    # other users (a daemon's service account) must be able to load a model someone trained
+    assert saved.stat().st_mode & 0o777 == 0o644
+
+
 def test_truncated_file_is_named(saved: Path) -> None:
     data = saved.read_bytes()
     saved.write_bytes(data[: len(data) // 2])
