@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from streamasr.audio.ring import FloatArray
 
 BLOCK = SAMPLE_RATE // 10  # recognize / send in 100 ms blocks
+# Printed once the model is loaded and the microphone captures: speak from here on.
+LISTENING = "listening (Ctrl-C to stop)"
 
 
 def add_mic_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,7 +74,7 @@ class Display:
         self.partial = ""
         self._line()
 
-    def warn(self, message: str) -> None:
+    def notice(self, message: str) -> None:
         if self.live is not None:
             self.live.write("\r\x1b[K")
         print(f"streamasr mic: {message}", file=sys.stderr, flush=True)
@@ -106,7 +108,7 @@ def _deadline(args: argparse.Namespace) -> float:
 
 def _check_overflow(mic: Microphone, seen: int, display: Display) -> int:
     if mic.ring.overflow > seen:
-        display.warn(f"lost {mic.ring.overflow - seen} samples: the recognizer fell behind")
+        display.notice(f"lost {mic.ring.overflow - seen} samples: the recognizer fell behind")
     return mic.ring.overflow
 
 
@@ -125,6 +127,7 @@ def _local(args: argparse.Namespace, display: Display) -> int:
     end = _deadline(args)
     seen = 0
     with Microphone(args.device) as mic:
+        display.notice(LISTENING)
         try:
             while time.monotonic() < end:
                 mic.ring.wait(min(0.5, max(0.0, end - time.monotonic())))
@@ -176,7 +179,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
                     elif "partial" in reply:
                         display.show_partial(reply["partial"])
                     elif "error" in reply:
-                        display.warn(f"server error: {reply['error']}")
+                        display.notice(f"server error: {reply['error']}")
             except ConnectionClosed:
                 pass
             rcvd = ws.close_code or 1006, ws.close_reason or ""
@@ -184,6 +187,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
 
         receiver = asyncio.create_task(receive())
         await asyncio.to_thread(mic.start)
+        display.notice(LISTENING)
         loop.add_reader(mic.ring.fileno(), wake.set)
         end = _deadline(args)
         seen = 0
@@ -219,7 +223,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
         except ConnectionClosed:
             pass
         code, reason = await receiver
-    display.warn(f"streamed {streamed} samples, lost {mic.ring.overflow}")
+    display.notice(f"streamed {streamed} samples, lost {mic.ring.overflow}")
     if code != 1000:
         return _fail(f"the server closed the connection: {code} {reason}".strip())
     return 0

@@ -22,6 +22,7 @@ from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
 from streamasr.model.artifact import ModelArtifact
 from streamasr.server.app import AsrServer, ServerOptions
+from tests.server.heard import SPOKEN, assert_heard
 
 ENDPOINT = EndpointConfig(silence_no_speech=0.3, silence_after_speech=0.2, max_utterance=1.0)
 TIMEOUT = 30  # seconds any one test may take
@@ -381,7 +382,7 @@ def test_vosk_client_recognizes_words(trained_model: Any, speak: Any) -> None:
 
     from streamasr.model.artifact import load
 
-    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    data, rate = sf.read(speak(SPOKEN), dtype="float32")
     x8k = resample(data, rate)[::2]
     with Batcher(Recognizer(load(trained_model)), capacity=2) as b:
 
@@ -394,7 +395,7 @@ def test_vosk_client_recognizes_words(trained_model: Any, speak: Any) -> None:
             return " ".join(r["text"] for r in [*replies, last] if r.get("text"))
 
         text = asyncio.run(asyncio.wait_for(go(), TIMEOUT))
-    assert "weather" in text and "today" in text, text
+    assert_heard(text)
 
 
 @pytest.mark.needs_model

@@ -19,6 +19,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from streamasr.audio.resample import resample
+from streamasr.mic_cli import LISTENING
+from tests.server.heard import SPOKEN, assert_heard
 from tests.server.test_main import ROOT, serve, wait_listening
 from tests.server.virtual_mic import VirtualMic
 
@@ -88,16 +90,18 @@ def test_mic_results_reach_listeners(model_file: Path, tmp_path: Path) -> None:
 def test_mic_recognizes_a_spoken_sentence(trained_model: Path, tmp_path: Path, speak: Any) -> None:
     import soundfile as sf
 
-    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    data, rate = sf.read(speak(SPOKEN), dtype="float32")
     audio = np.concatenate([resample(data, rate), np.zeros(16000, np.float32)])
     messages, _ = listen_while_playing(trained_model, tmp_path, audio)
-    text = " ".join(m["text"] for m in messages if m.get("is_final"))
-    assert "weather" in text or "today" in text, text
+    assert_heard(" ".join(m["text"] for m in messages if m.get("is_final")))
+
+
+MIC_CLI = (sys.executable, "-m", "streamasr.mic_cli", "--device", "vmic")
 
 
 def mic_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streamasr.mic_cli", "--device", "vmic", *args],
+        [*MIC_CLI, *args],
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
@@ -139,9 +143,28 @@ def test_mic_cli_local_and_connect(model_file: Path, tmp_path: Path) -> None:
 def test_mic_cli_dictates_a_sentence(trained_model: Path, tmp_path: Path, speak: Any) -> None:
     import soundfile as sf
 
-    data, rate = sf.read(speak("the weather is nice today"), dtype="float32")
+    data, rate = sf.read(speak(SPOKEN), dtype="float32")
     with VirtualMic(tmp_path) as mic:
-        mic.play((resample(data, rate) * 32767).astype("<i2"))
-        done = mic_cli(mic.env, "--model", str(trained_model), "--seconds", "5")
-    assert done.returncode == 0, done.stderr
-    assert "weather" in done.stdout or "today" in done.stdout, done.stdout
+        proc = subprocess.Popen(
+            [*MIC_CLI, "--seconds", "6", "--model", str(trained_model)],
+            env={**mic.env, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert proc.stderr is not None
+            # speak once it listens, as a user would: loading the model and LM takes seconds
+            for line in proc.stderr:
+                if LISTENING in line:
+                    break
+            else:
+                pytest.fail(f"mic never said {LISTENING!r}")
+            mic.play((resample(data, rate) * 32767).astype("<i2"))
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert_heard(out)

@@ -1,0 +1,16 @@
+"""What the trained-model tests say, and how close the transcript must come."""
+
+from __future__ import annotations
+
+import jiwer
+
+SPOKEN = "the weather is nice today"
+# The bundled model spells by sound on unseen audio ("the wether is nice to day" is 8%);
+# no transcript, or one of the wrong sentence, is far above this.
+MAX_CER = 0.3
+
+
+def assert_heard(text: str, spoken: str = SPOKEN) -> None:
+    """The recognized text is the spoken sentence, up to MAX_CER character errors."""
+    cer = jiwer.cer(spoken, text.strip()) if text.strip() else 1.0
+    assert cer <= MAX_CER, f"heard {text!r} for {spoken!r}: CER {cer:.0%}"
