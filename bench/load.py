@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streamasr.audio.resample import resample  # noqa: E402
+from streamasr.decode.factory import DEFAULT_KIND  # noqa: E402
 
 SENTENCE = "the quick brown fox jumps over the lazy dog while the band plays on"
 P95_LIMIT_MS = 200.0
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-rate", type=int, default=8000, help="client rate (%(default)s)")
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
     p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
-    p.add_argument("--decoder", default="greedy", help="serve --decoder (%(default)s)")
+    p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
     args = p.parse_args(argv)
     levels = [int(n) for n in args.streams.split(",")]
     pcm = utterance(args.sample_rate)

@@ -65,7 +65,7 @@ def _python(*args: str) -> list[str]:
 
 
 def evaluate(model: Path, manifest: str, limit: int | None) -> tuple[float, float]:
-    cmd = _python("-m", "train.evaluate", "--model", str(model), manifest)
+    cmd = _python("-m", "train.evaluate", "--decoder", "greedy", "--model", str(model), manifest)
     if limit:
         cmd += ["--limit", str(limit)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
