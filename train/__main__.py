@@ -9,12 +9,18 @@ from pathlib import Path
 from streamasr.model import artifact
 from streamasr.model.config import CELLS, FRONTENDS
 from train.configs.default import get_config
+from train.data import FEATURE_CACHE
 from train.train import train_and_evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="train", description=__doc__)
-    p.add_argument("--workdir", default="runs/default", help="checkpoints, logs, feature cache")
+    p.add_argument("--workdir", default="runs/default", help="checkpoints and logs")
+    p.add_argument(
+        "--feature-cache",
+        default=FEATURE_CACHE,
+        help="features, keyed by manifest content and feature config (shared between runs)",
+    )
     p.add_argument("--export", default=str(artifact.DEFAULT_MODEL_PATH), help="model file to write")
     p.add_argument("--minutes", type=float, help="wall-clock training budget")
     p.add_argument(
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"train: error: no such manifest: {', '.join(missing)}", file=sys.stderr)
         return 2
-    model = train_and_evaluate(config, args.workdir)
+    model = train_and_evaluate(config, args.workdir, args.feature_cache)
     artifact.save(model, args.export)
     print(f"wrote {args.export}")
     return 0

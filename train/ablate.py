@@ -52,7 +52,8 @@ SUMMARY = re.compile(r"WER=([\d.]+) CER=([\d.]+) N=(\d+)")
 class Row:
     name: str
     parameters: int
-    train_minutes: float
+    train_minutes: float  # CTC training
+    pretrain_minutes: float  # autoencoder pretraining before it (0 without)
     heldout: tuple[float, float]  # (WER, CER)
     real: tuple[float, float]
     rtf_batch1: float
@@ -134,6 +135,13 @@ def training_minutes(log: Path) -> float:
     return float(times[-1]) / 60 if times else float("nan")
 
 
+def pretraining_minutes(log: Path) -> float:
+    """Wall-clock minutes of autoencoder pretraining (0 if the run had none)."""
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    times = [r["time"] for r in rows if r.get("kind") == "pretrain" and "time" in r]
+    return float(times[-1]) / 60 if times else 0.0
+
+
 def run_variant(
     name: str,
     flags: Sequence[str],
@@ -152,11 +160,13 @@ def run_variant(
         with (workdir / "train.log").open("w") as log:
             subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True)
     minutes = training_minutes(workdir / "log.jsonl")
+    pretrain = pretraining_minutes(workdir / "log.jsonl")
     rtf, streams, parameters = measure_step(model)
     return Row(
         name,
         parameters,
         minutes,
+        pretrain,
         evaluate(model, heldout, limit),
         evaluate(model, real, None),
         rtf,
@@ -176,8 +186,9 @@ def write_report(rows: Sequence[Row], steps: int, path: Path) -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r.name} | {r.parameters / 1e6:.2f} M | {r.train_minutes:.0f} "
-            f"| {r.heldout[0]:.1%} | {r.heldout[1]:.1%} | {r.real[0]:.1%} | {r.real[1]:.1%} "
+            f"| {r.name} | {r.parameters / 1e6:.2f} M | {r.train_minutes:.0f}"
+            + (f" + {r.pretrain_minutes:.0f} pretraining " if r.pretrain_minutes else " ")
+            + f"| {r.heldout[0]:.1%} | {r.heldout[1]:.1%} | {r.real[0]:.1%} | {r.real[1]:.1%} "
             f"| {r.rtf_batch1:.4f} | {r.streams_per_core:.0f} |"
         )
     curves = []
@@ -202,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--heldout", default="data/corpus/valid_heldout_voices.jsonl")
     p.add_argument("--real", default="data/dev_real.jsonl")
     p.add_argument("--limit", type=int, default=200, help="held-out utterances evaluated")
+    p.add_argument(
+        "--pretrain-minutes",
+        type=float,
+        default=3.0,
+        help="autoencoder pretraining budget of the AE variants",
+    )
     p.add_argument("--train", nargs="+", help="training manifests (default: the corpus)")
     p.add_argument("--valid", nargs="+", help="validation manifests (default: the corpus)")
     args = p.parse_args(argv)
@@ -212,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ablate: error: unknown variants {unknown}; known: {list(VARIANTS)}", file=sys.stderr
         )
         return 2
-    extra = [*(["--train", *args.train] if args.train else [])]
+    extra = ["--pretrain-minutes", str(args.pretrain_minutes)]
+    extra += [*(["--train", *args.train] if args.train else [])]
     extra += [*(["--valid", *args.valid] if args.valid else [])]
     if any(VAE_PATH in VARIANTS[n] for n in names) and not Path(VAE_PATH).is_file():
         subprocess.run(_python("-m", "train.vae", "--workdir", "runs/vae"), check=True)

@@ -1,7 +1,8 @@
 """Manifests -> normalised feature batches for CTC training.
 
 Features are computed once per manifest with the runtime's own extractor (so training and
-inference see identical frames) and cached under the work directory. Batches are grouped
+inference see identical frames) and cached in one directory shared by all runs
+(``FEATURE_CACHE``), keyed by the manifests' content and the feature config. Batches are grouped
 by length into a few padded shapes, so the jitted train step compiles a handful of times.
 """
 
@@ -25,6 +26,8 @@ from streamasr.features.mfcc import FeatureConfig
 from streamasr.features.normalize import FeatureStats, StatsAccumulator
 from streamasr.vocab import encode
 from train.corpus.manifest import Record, read_manifest, resolve_audio
+
+FEATURE_CACHE = "data/features"  # the command-line default; tests pass their own
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ def pretrain(
     tx, step = make_pretrain_step(model, learning_rate)
     opt_state = tx.init(params)
     losses: list[float] = []
-    deadline = time.monotonic() + minutes * 60
+    started = time.monotonic()
+    deadline = started + minutes * 60
     while len(losses) < max_steps and time.monotonic() < deadline:
         for batch in data.batches(features, indices, buckets, batch_frames, stats, np_rng):
             masked = data.spec_augment(batch, np_rng, 2, 12, 4, 30)
@@ -131,7 +132,13 @@ def pretrain(
             )
             losses.append(float(loss))
             if log is not None and len(losses) % 50 == 0:
-                log({"step": len(losses), "reconstruction_mse": losses[-1]})
+                log(
+                    {
+                        "step": len(losses),
+                        "time": time.monotonic() - started,
+                        "reconstruction_mse": losses[-1],
+                    }
+                )
             if len(losses) >= max_steps or time.monotonic() >= deadline:
                 break
     return params["encoder"], losses

@@ -210,11 +210,17 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-def train_and_evaluate(config: TrainConfig, workdir: str | Path) -> ModelArtifact:
-    """Train (resuming from workdir/checkpoint.msgpack if present); return the final model."""
+def train_and_evaluate(
+    config: TrainConfig, workdir: str | Path, feature_cache: str | Path | None = None
+) -> ModelArtifact:
+    """Train (resuming from workdir/checkpoint.msgpack if present); return the final model.
+
+    Features are cached in feature_cache (default workdir/features) under a key of the
+    manifests' content and the feature config, so runs on the same data can share one cache.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    cache = workdir / "features"
+    cache = Path(feature_cache) if feature_cache is not None else workdir / "features"
     model = config.model
     devices = jax.devices()
     mesh = Mesh(np.array(devices), ("data",))

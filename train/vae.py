@@ -186,12 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="train.vae", description=__doc__.split("\n\n")[0])
     p.add_argument("--workdir", type=Path, default=Path("runs/vae"))
     p.add_argument("--minutes", type=float, default=10.0, help="training budget")
-    p.add_argument("--features-from", type=Path, default=Path("runs/default"),
-                   help="a trainer workdir whose feature cache to reuse")  # fmt: skip
+    p.add_argument("--feature-cache", type=Path, default=Path(data.FEATURE_CACHE),
+                   help="the feature cache the trainer fills (shared between runs)")  # fmt: skip
     args = p.parse_args(argv)
     config = get_config()
     fps = config.model.frames_per_step
-    cache = args.features_from / "features"
+    cache = args.feature_cache
     train_set = data.load_features(config.train_manifests, config.features, cache)
     valid = data.load_features(config.valid_manifests[:1], config.features, cache, limit=200)
     stats = data.compute_stats(train_set)

@@ -9,7 +9,15 @@ import pytest
 
 from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
-from train.ablate import SUMMARY, VARIANTS, Row, measure_step, training_minutes, write_report
+from train.ablate import (
+    SUMMARY,
+    VARIANTS,
+    Row,
+    measure_step,
+    pretraining_minutes,
+    training_minutes,
+    write_report,
+)
 
 
 def test_step_timing_of_a_saved_model(tmp_path: Path, tiny_artifact: ModelArtifact) -> None:
@@ -27,12 +35,29 @@ def test_report_table_and_curves(tmp_path: Path) -> None:
     png.write_bytes(b"\x89PNG fake")
     log = tmp_path / "log.jsonl"
     log.write_text(json.dumps({"kind": "eval", "time": 90.0}) + "\n")
-    row = Row("GRU", 2_500_000, training_minutes(log), (0.5, 0.2), (0.9, 0.4), 0.01, 700, str(png))
+    pretrained = tmp_path / "pretrained.jsonl"
+    pretrained.write_text(
+        "".join(json.dumps(r) + "\n" for r in [
+            {"kind": "pretrain", "step": 50, "time": 60.0, "reconstruction_mse": 0.5},
+            {"kind": "pretrain", "step": 100, "time": 180.0, "reconstruction_mse": 0.4},
+            {"kind": "eval", "time": 240.0},
+        ])
+    )  # fmt: skip
+    assert pretraining_minutes(log) == 0.0
+    rows = [
+        Row("GRU", 2_500_000, training_minutes(log), pretraining_minutes(log),
+            (0.5, 0.2), (0.9, 0.4), 0.01, 700, str(png)),
+        Row("AE", 2_000_000, training_minutes(pretrained), pretraining_minutes(pretrained),
+            (0.4, 0.1), (0.8, 0.3), 0.02, 600, str(tmp_path / "none.png")),
+    ]  # fmt: skip
     report = tmp_path / "docs" / "architectures.md"
     report.parent.mkdir()
-    write_report([row], 1000, report)
+    write_report(rows, 1000, report)
     text = report.read_text()
     assert "| GRU | 2.50 M | 2 | 50.0% | 20.0% | 90.0% | 40.0% | 0.0100 | 700 |" in text
+    assert (
+        "| AE | 2.00 M | 4 + 3 pretraining | 40.0% | 10.0% | 80.0% | 30.0% | 0.0200 | 600 |" in text
+    )
     assert "1000 steps" in text
     assert (report.parent / "architectures" / "gru.png").read_bytes() == png.read_bytes()
 
