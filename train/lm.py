@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from train.corpus.manifest import read_manifest
+from train.corpus.normalize import modern_compounds
 
 BOS = "<s>"
 EOS = "</s>"
@@ -281,8 +282,12 @@ def build_main(argv: Sequence[str]) -> int:
         if not manifest.is_file():
             print(f"train.lm: error: no such manifest to exclude: {manifest}", file=sys.stderr)
             return 2
-        banned.update(r.text for r in read_manifest(manifest))
-    lines = [s.strip() for s in args.text.read_text(encoding="utf-8").splitlines()]
+        banned.update(modern_compounds(r.text) for r in read_manifest(manifest))
+    # Both sides through the current spelling rules, so that a corpus generated before a
+    # rule changed still yields the LM the code describes, with its validation text left out.
+    lines = [
+        modern_compounds(s.strip()) for s in args.text.read_text(encoding="utf-8").splitlines()
+    ]
     sentences = [s for s in lines if s and s not in banned]
     print(f"{len(sentences)} sentences ({len(lines) - len(sentences)} left out)")
     model = estimate(sentences, args.order, cutoffs)

@@ -85,3 +85,24 @@ def test_round_trip_and_normalisation_with_pruning(tmp_path: Path) -> None:
     pruned = estimate(text, order=3, cutoffs=(0, 1, 2, 3)).counts()
     full = estimate(text, order=3, cutoffs=(0, 1, 1, 1)).counts()
     assert pruned[0] == full[0] and pruned[1] < full[1] and pruned[2] < full[2]
+
+
+def test_build_spells_compounds_as_the_normaliser_does_and_leaves_validation_out(
+    tmp_path: Path,
+) -> None:
+    from train.corpus.manifest import Record, write_manifest
+    from train.lm import build_main
+
+    # A corpus generated before "to day" became "today": its text and validation manifest
+    # still say "to day", and the LM must follow the current rule on both sides.
+    text = tmp_path / "sentences.txt"
+    text.write_text("harden not your hearts to day\nwe walk from day to day\nheld out to day\n")
+    valid = tmp_path / "valid.jsonl"
+    write_manifest(valid, [Record("a.wav", 1.0, "held out to day", "v")])
+    out = tmp_path / "lm.arpa"
+    assert build_main(["--text", str(text), "--out", str(out), "--exclude", str(valid)]) == 0
+    lm = load_arpa(out)
+    assert {"today", "day", "to"} <= lm.vocab
+    assert "held" not in lm.vocab  # the validation sentence, in either spelling, is left out
+    harden = lm.sentence_logprob(["harden", "not", "your", "hearts", "today"])
+    assert harden > lm.sentence_logprob(["harden", "not", "your", "hearts", "to", "day"])

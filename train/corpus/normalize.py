@@ -86,6 +86,10 @@ _URL = re.compile(r"(https?://|www\.|ftp\.|\w@\w|\.(com|org|net|edu|gov)\b)", re
 _ROMAN = re.compile(r"^(?=[MDCLXVI]{2,}$)M*(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}s?\b")
 _SPACES = re.compile(r"\s+")
+# Old texts (the KJV, older fortunes) split or hyphenate "today" and "tomorrow". The speech is
+# the same, so one spelling keeps the labels and the LM from teaching both; "day to day" stays.
+_ARCHAIC_COMPOUNDS = ((re.compile(r"(?<!\bday )\bto day\b"), "today"),
+                      (re.compile(r"\bto morrow\b"), "tomorrow"))  # fmt: skip
 _ORDINAL_OR_DECADE = re.compile(r"\b\d+(?:st|nd|rd|th)\b|'?\b\d+'?s\b|\d(?=\s?[ap]\.?m\b)", re.I)
 
 
@@ -245,11 +249,18 @@ def normalize(text: str) -> str:
     text = re.sub(r"[^a-z' ]", " ", text)
     # Apostrophes survive only between letters: quotes and trailing possessives go.
     text = re.sub(r"(?<![a-z])'|'(?![a-z])", " ", text)
-    text = _SPACES.sub(" ", text).strip()
+    text = modern_compounds(_SPACES.sub(" ", text).strip())
     if not text:
         raise Unconvertible("nothing speakable left")
     if not set(text) <= _ALPHABET:  # defensive: the rules above should make this impossible
         raise Unconvertible(f"characters outside the alphabet in {text!r}")
+    return text
+
+
+def modern_compounds(text: str) -> str:
+    """Normalised text with "to day" and "to morrow" written "today" and "tomorrow"."""
+    for pattern, modern in _ARCHAIC_COMPOUNDS:
+        text = pattern.sub(modern, text)
     return text
 
 
