@@ -154,21 +154,33 @@ def run_variant(
 ) -> Row:
     workdir.mkdir(parents=True, exist_ok=True)
     model = workdir / "model.streamasr"
-    if not model.exists():  # a finished variant is measured again, not retrained
+    if not model.exists():
         cmd = _python("-m", "train", "--workdir", str(workdir), "--steps", str(steps))
         cmd += ["--minutes", "100000", "--export", str(model), *flags, *extra]
         with (workdir / "train.log").open("w") as log:
             subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True)
     minutes = training_minutes(workdir / "log.jsonl")
     pretrain = pretraining_minutes(workdir / "log.jsonl")
+    # A finished variant is not retrained, and its accuracy (deterministic) is kept; the step
+    # is always timed again, so a re-run on a quiet machine refreshes every timing.
     rtf, streams, parameters = measure_step(model)
+    scores = workdir / "scores.json"
+    asked = {"heldout": heldout, "real": real, "limit": limit}
+    kept = json.loads(scores.read_text()) if scores.is_file() else {}
+    if kept.get("asked") != asked:
+        kept = {
+            "asked": asked,
+            "heldout": evaluate(model, heldout, limit),
+            "real": evaluate(model, real, None),
+        }
+        scores.write_text(json.dumps(kept))
     return Row(
         name,
         parameters,
         minutes,
         pretrain,
-        evaluate(model, heldout, limit),
-        evaluate(model, real, None),
+        (kept["heldout"][0], kept["heldout"][1]),
+        (kept["real"][0], kept["real"][1]),
         rtf,
         streams,
         str(workdir / "curves.png"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from train.ablate import (
     Row,
     measure_step,
     pretraining_minutes,
+    run_variant,
     training_minutes,
     write_report,
 )
@@ -70,3 +72,28 @@ def test_every_variant_names_known_flags() -> None:
         with pytest.raises(SystemExit) as done:  # --help after the flags: parsed, not run
             main([*flags, "--help"])
         assert done.value.code == 0
+
+
+def test_a_finished_variant_keeps_its_scores_and_is_timed_again(
+    tmp_path: Path, tiny_artifact: ModelArtifact, speak: Callable[[str], Path]
+) -> None:
+    workdir = tmp_path / "variant"
+    workdir.mkdir()
+    artifact.save(tiny_artifact, workdir / "model.streamasr")  # trained: not retrained
+    (workdir / "log.jsonl").write_text(json.dumps({"kind": "eval", "time": 120.0}) + "\n")
+    manifest = tmp_path / "m.jsonl"
+    record = {"audio_filepath": str(speak("go home")), "duration": 1, "text": "go home"}
+    manifest.write_text(json.dumps({**record, "voice": "espeak"}) + "\n")
+
+    first = run_variant("tiny", (), workdir, 10, str(manifest), str(manifest), None)
+    assert first.train_minutes == 2.0 and first.pretrain_minutes == 0.0
+    assert first.rtf_batch1 > 0 and first.streams_per_core > 1
+    assert first.heldout[1] >= 0 and first.heldout == first.real  # same manifest, same model
+    # Mark the kept scores: a second run reports them instead of evaluating again...
+    scores = json.loads((workdir / "scores.json").read_text())
+    (workdir / "scores.json").write_text(json.dumps({**scores, "heldout": [0.25, 0.125]}))
+    again = run_variant("tiny", (), workdir, 10, str(manifest), str(manifest), None)
+    assert again.heldout == (0.25, 0.125) and again.real == first.real
+    # ...unless it is asked about other data.
+    other = run_variant("tiny", (), workdir, 10, str(manifest), str(manifest), 1)
+    assert other.heldout == first.heldout
