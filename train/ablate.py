@@ -45,6 +45,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "VAE augmentation": ("--vae", VAE_PATH, "--vae-augment", "0.5"),
     "VAE front end": ("--vae", VAE_PATH, "--vae-frontend"),
 }
+DISCUSSION = "## What the figures say"  # the report's hand-written part starts here
+CURVES = "## Curves"
 SUMMARY = re.compile(r"WER=([\d.]+) CER=([\d.]+) N=(\d+)")
 
 
@@ -209,10 +211,23 @@ def write_report(rows: Sequence[Row], steps: int, path: Path) -> None:
             slug = re.sub(r"[^a-z0-9]+", "-", r.name.lower()).strip("-")
             shutil.copy(r.curves, figures / f"{slug}.png")
             curves.append(f"- {r.name}: ![curves](architectures/{slug}.png)")
+    # What a person wrote about the figures (from DISCUSSION on) survives a re-run.
+    old = path.read_text() if path.is_file() else ""
+    start = old.find(DISCUSSION)
+    end = old.find(CURVES, start)
+    discussion = "" if start < 0 else old[start : end if end >= 0 else len(old)]
     path.write_text(
         "# Encoder options: which earn their keep\n\n"
         f"Every variant: the same corpus, {steps} steps, seed 0, greedy decoding "
-        "(`bin/ablate`).\n\n" + "\n".join(lines) + "\n\n## Curves\n\n" + "\n".join(curves) + "\n"
+        "(`bin/ablate`).\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + discussion.rstrip("\n")
+        + ("\n\n" if discussion else "")
+        + CURVES
+        + "\n\n"
+        + "\n".join(curves)
+        + "\n"
     )
 
 

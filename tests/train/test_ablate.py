@@ -61,6 +61,14 @@ def test_report_table_and_curves(tmp_path: Path) -> None:
         "| AE | 2.00 M | 4 + 3 pretraining | 40.0% | 10.0% | 80.0% | 30.0% | 0.0200 | 600 |" in text
     )
     assert "1000 steps" in text
+    # A discussion written under the table survives the next run, once, before the curves.
+    discussion = "## What the figures say\n\nGRU wins.\n"
+    report.write_text(text.replace("## Curves", discussion + "\n## Curves"))
+    write_report(rows[:1], 1000, report)
+    write_report(rows, 1000, report)
+    again = report.read_text()
+    assert again.count("GRU wins.") == 1 and again.count("## Curves") == 1
+    assert again.index("| AE |") < again.index("GRU wins.") < again.index("## Curves")
     assert (report.parent / "architectures" / "gru.png").read_bytes() == png.read_bytes()
 
 
