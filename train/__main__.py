@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--vae-augment", type=float, help="share of batches re-drawn through the VAE (0 to 1)"
     )
+    p.add_argument(
+        "--vtlp",
+        type=float,
+        help="warp each training utterance's frequency axis by up to +-this share (e.g. 0.1)",
+    )
     shape = p.add_argument_group("model shape (default: the bundled model's)")
     shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
     shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "vae_path",
             "vae_frontend",
             "vae_augment",
+            "vtlp",
         )
         if getattr(args, name) is not None
     }

@@ -44,6 +44,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     ),
     "VAE augmentation": ("--vae", VAE_PATH, "--vae-augment", "0.5"),
     "VAE front end": ("--vae", VAE_PATH, "--vae-frontend"),
+    "VTLP (frequency warp up to 10%)": ("--vtlp", "0.1"),
 }
 DISCUSSION = "## What the figures say"  # the report's hand-written part starts here
 CURVES = "## Curves"

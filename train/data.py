@@ -205,6 +205,39 @@ def batches(
         yield make_batch(features, members, bucket, stats, size, bucket // frames_per_step)
 
 
+def warp_positions(config: FeatureConfig, alpha: float) -> np.ndarray:
+    """Where each log-mel band reads from to scale the spectrum's frequencies by ``alpha``.
+
+    Band i (centre frequency f_i) takes the value found at f_i / alpha, so a formant at f
+    moves to alpha * f: what a vocal tract alpha times shorter would say (VTLP, Jaitly &
+    Hinton 2013). Positions are fractional band indices, clipped to the filterbank's range.
+    """
+    if config.n_mfcc:
+        raise ValueError("frequency warping needs log-mel features (n_mfcc = 0)")
+    edges = mfcc.band_edges_hz(config.n_mels, config.fmin, config.fmax)
+    edges_mel = mfcc.hz_to_mel(edges)
+    source_mel = mfcc.hz_to_mel(edges[1:-1] / alpha)
+    position = (source_mel - edges_mel[0]) / (edges_mel[1] - edges_mel[0]) - 1.0
+    clipped: np.ndarray = np.clip(position, 0.0, config.n_mels - 1.0)
+    return clipped
+
+
+def frequency_warp(
+    batch: Batch, rng: np.random.Generator, config: FeatureConfig, max_warp: float
+) -> Batch:
+    """VTLP on features: every utterance's frequency axis scaled by its own random factor in
+    [1 - max_warp, 1 + max_warp], so each epoch hears new speakers of the same voices."""
+    frames = batch.frames.copy()
+    bands = np.arange(config.n_mels)
+    for row in range(frames.shape[0]):
+        position = warp_positions(config, float(rng.uniform(1 - max_warp, 1 + max_warp)))
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, bands[-1])
+        frac = (position - low).astype(np.float32)
+        frames[row] = frames[row][:, low] * (1 - frac) + frames[row][:, high] * frac
+    return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
+
+
 def spec_augment(
     batch: Batch,
     rng: np.random.Generator,

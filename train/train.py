@@ -218,6 +218,8 @@ def train_and_evaluate(
     Features are cached in feature_cache (default workdir/features) under a key of the
     manifests' content and the feature config, so runs on the same data can share one cache.
     """
+    if not 0.0 <= config.vtlp < 0.5:
+        raise ValueError(f"vtlp must be in [0, 0.5), got {config.vtlp}")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cache = Path(feature_cache) if feature_cache is not None else workdir / "features"
@@ -362,6 +364,8 @@ def train_and_evaluate(
                 drawn = resample_features(vae[0], vae[1], batch.frames, model.frames_per_step, key)
                 keep_mask = (1.0 - batch.frame_paddings)[..., None]
                 batch = dataclasses.replace(batch, frames=(drawn * keep_mask).astype(np.float32))
+            if config.vtlp > 0:
+                batch = data.frequency_warp(batch, np_rng, config.features, config.vtlp)
             if config.spec_augment:
                 batch = data.spec_augment(
                     batch,

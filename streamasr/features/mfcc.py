@@ -78,16 +78,23 @@ def mel_filterbank(n_mels: int, fmin: float, fmax: float) -> FloatArray:
     return _mel_filterbank(n_mels, fmin, fmax).copy()
 
 
+def hz_to_mel(hz: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """HTK mel scale."""
+    return np.asarray(2595.0 * np.log10(1.0 + np.asarray(hz, np.float64) / 700.0))
+
+
+def mel_to_hz(mel: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    return np.asarray(700.0 * (10.0 ** (np.asarray(mel, np.float64) / 2595.0) - 1.0))
+
+
+def band_edges_hz(n_mels: int, fmin: float, fmax: float) -> npt.NDArray[np.float64]:
+    """The filterbank's n_mels + 2 edges, equally spaced in mel; band i peaks at edge i + 1."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+
+
 @functools.lru_cache(maxsize=8)
 def _mel_filterbank(n_mels: int, fmin: float, fmax: float) -> FloatArray:
-    def hz_to_mel(hz: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-    def mel_to_hz(mel: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-    edges_mel = np.linspace(hz_to_mel(np.array(fmin)), hz_to_mel(np.array(fmax)), n_mels + 2)
-    edges_hz = mel_to_hz(edges_mel)
+    edges_hz = band_edges_hz(n_mels, fmin, fmax)
     bin_hz = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
     lower, centre, upper = edges_hz[:-2], edges_hz[1:-1], edges_hz[2:]
     rising = (bin_hz[:, None] - lower) / (centre - lower)

@@ -14,7 +14,7 @@ from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
 from streamasr.model import artifact
 from train import data
-from train.configs.default import get_smoke_config
+from train.configs.default import TrainConfig, get_smoke_config
 from train.train import collapse, learning_rate, train_and_evaluate
 
 SENTENCES = ["one two three", "hello there", "good morning to you", "stop", "go left", "yes no"]
@@ -192,3 +192,23 @@ def test_vae_learns_a_real_elbo_and_draws_from_the_prior(manifest: Path, tmp_pat
     assert trained.model.frontend == "vae" and trained.info and trained.info["steps"] == 4
     with pytest.raises(ValueError, match="no VAE model"):
         train_and_evaluate(run.replace(vae_path=str(tmp_path / "none")), tmp_path / "run2")
+
+
+def test_vtlp_warps_what_training_sees(manifest: Path, tmp_path: Path) -> None:
+    import jax
+
+    base = get_smoke_config().replace(
+        train_manifests=(str(manifest),), valid_manifests=(str(manifest),), num_steps=3
+    )
+
+    def trained(config: TrainConfig, name: str) -> list[np.ndarray]:
+        model = train_and_evaluate(config, tmp_path / name, feature_cache=tmp_path / "features")
+        return [np.asarray(x) for x in jax.tree_util.tree_leaves(model.params)]
+
+    plain, again, warped = (
+        trained(base, "a"),
+        trained(base, "b"),
+        trained(base.replace(vtlp=0.2), "c"),
+    )
+    assert all(np.array_equal(x, y) for x, y in zip(plain, again, strict=True))  # deterministic
+    assert not all(np.array_equal(x, y) for x, y in zip(plain, warped, strict=True))

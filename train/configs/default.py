@@ -32,6 +32,7 @@ class TrainConfig:
     time_budget_minutes: float = 60.0  # stop (and fit the schedule) to this wall-clock budget
     eval_every: int = 500  # steps between validations and checkpoints
     eval_utterances: int = 200  # per validation manifest (the first N, for a stable figure)
+    vtlp: float = 0.0  # frequency warp per utterance, up to +-this share (0: off)
     spec_augment: bool = True  # frequency and time masks on training batches
     freq_masks: int = 2  # masks per utterance, each up to freq_mask_width bands
     freq_mask_width: int = 12
