@@ -1,0 +1,56 @@
+"""The paired bootstrap that says whether an ablation difference is more than noise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from streamasr.model import artifact
+from streamasr.model.artifact import ModelArtifact
+from train.compare import character_edits, paired_bootstrap
+
+
+@pytest.mark.parametrize(
+    ("ref", "hyp"), [("the weather", "the whether"), ("go home", ""), ("stop", "stop it")]
+)
+def test_edits_pool_to_jiwers_cer(ref: str, hyp: str) -> None:
+    expected = jiwer.cer(ref, hyp) if hyp else 1.0
+    assert character_edits(ref, hyp) / len(ref) == pytest.approx(expected)
+
+
+def test_interval_separates_a_real_difference_and_not_noise() -> None:
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(20, 80, size=300)
+    a = rng.binomial(lengths, 0.30)
+    better = rng.binomial(lengths, 0.25)
+    low, high = paired_bootstrap(a, better, lengths)
+    assert high < 0 and low < -0.02  # 5 points on 300 utterances: separated
+    # Two models with the same error rate: a 95% interval excludes 0 about 1 time in 20.
+    separated = 0
+    for seed in range(40):
+        same = rng.binomial(lengths, 0.30)
+        low, high = paired_bootstrap(a, same, lengths, resamples=500, seed=seed)
+        separated += not low < 0 < high
+    assert separated <= 6
+    assert paired_bootstrap(a, a, lengths) == (0.0, 0.0)
+
+
+def test_command_compares_two_models_on_real_speech(
+    tmp_path: Path, tiny_artifact: ModelArtifact
+) -> None:
+    model = tmp_path / "m.streamasr"
+    artifact.save(tiny_artifact, model)
+    wav = tmp_path / "0.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "go home"], check=True)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "0.wav", "duration": 1, "text": "go home"}\n')
+    cmd = [sys.executable, "-m", "train.compare", str(model), str(model), str(manifest)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "DIFF=+0.0000 CI95=[+0.0000,+0.0000] N=1 not separated" in out
+    missing = subprocess.run([*cmd[:-1], str(tmp_path / "none.jsonl")], capture_output=True)
+    assert missing.returncode == 2 and b"no such manifest" in missing.stderr

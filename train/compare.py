@@ -1,0 +1,89 @@
+"""Is one model really better than another on a test set? A paired bootstrap over utterances.
+
+``python -m train.compare A.streamasr B.streamasr MANIFEST... [--limit N]`` transcribes every
+utterance with both models through the streaming path (greedy decoding) and prints each
+model's CER, the difference B - A, and its 95% interval from resampling the utterances with
+replacement (the paired bootstrap of Koehn 2004). When the interval excludes 0 the test set
+separates the models; when it straddles 0 the difference is within what another draw of
+utterances could give, which is what ablation tables on a few hundred utterances need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import jiwer
+import numpy as np
+
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.factory import DecoderChoice
+from streamasr.engine.recognizer import Recognizer
+from streamasr.model.artifact import ArtifactError
+from train.corpus.manifest import readable_audio
+from train.evaluate import transcribe_streaming
+
+
+def character_edits(reference: str, hypothesis: str) -> int:
+    """Substitutions + deletions + insertions between the two strings, by character."""
+    if not hypothesis:
+        return len(reference)
+    out = jiwer.process_characters(reference, hypothesis)
+    return int(out.substitutions + out.deletions + out.insertions)
+
+
+def paired_bootstrap(
+    edits_a: np.ndarray,
+    edits_b: np.ndarray,
+    lengths: np.ndarray,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% interval of CER(B) - CER(A) over resamplings of the utterances (pooled CER: the sum
+    of edits over the sum of reference characters, as jiwer computes it)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, lengths.size, size=(resamples, lengths.size))
+    chars = lengths[picks].sum(axis=1)
+    diffs = (edits_b[picks].sum(axis=1) - edits_a[picks].sum(axis=1)) / chars
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="train.compare", description=__doc__.split("\n\n")[0])
+    p.add_argument("model_a", help="model file A (the baseline)")
+    p.add_argument("model_b", help="model file B")
+    p.add_argument("manifests", nargs="+", type=Path, help="JSONL manifests")
+    p.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    p.add_argument("--resamples", type=int, default=2000)
+    args = p.parse_args(argv)
+    try:
+        models = [Recognizer.from_file(m, EndpointConfig()) for m in (args.model_a, args.model_b)]
+    except (ArtifactError, OSError) as e:
+        print(f"compare: error: {e}", file=sys.stderr)
+        return 2
+    missing = [str(m) for m in args.manifests if not m.is_file()]
+    if missing:
+        print(f"compare: error: no such manifest: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    edits: list[list[int]] = [[], []]
+    lengths: list[int] = []
+    for manifest in args.manifests:
+        for record, audio in readable_audio(manifest, args.limit):
+            lengths.append(len(record.text))
+            for side, model in enumerate(models):
+                hyp = transcribe_streaming(model, audio.samples, audio.sample_rate, DecoderChoice())
+                edits[side].append(character_edits(record.text, hyp))
+    a, b, n = (np.asarray(x, np.int64) for x in (*edits, lengths))
+    low, high = paired_bootstrap(a, b, n, args.resamples)
+    cer_a, cer_b = a.sum() / n.sum(), b.sum() / n.sum()
+    verdict = "B better" if high < 0 else "A better" if low > 0 else "not separated"
+    print(f"CER_A={cer_a:.4f} CER_B={cer_b:.4f} DIFF={cer_b - cer_a:+.4f} "
+          f"CI95=[{low:+.4f},{high:+.4f}] N={n.size} {verdict}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
