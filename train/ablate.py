@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 VAE_PATH = "runs/vae/vae.msgpack"
 # name -> extra `python -m train` flags (the default model has none)
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -99,7 +101,6 @@ def measure_step(model: Path) -> tuple[float, float, int]:
 def _measure(path: str) -> tuple[float, float, int]:
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     from streamasr.model import artifact
     from streamasr.model.encoder import init_state
@@ -118,12 +119,19 @@ def _measure(path: str) -> tuple[float, float, int]:
             .astype(np.float32)
         )
         step(params, state, frames)[0].block_until_ready()
-        times = []
-        for _ in range(20):
-            t = time.perf_counter()
+        # Median over 7 blocks of >= 0.2 s each: a batch-1 call is well under a millisecond,
+        # and single calls jitter by tens of percent.
+        calls, t = 0, time.perf_counter()
+        while time.perf_counter() - t < 0.2:
             step(params, state, frames)[0].block_until_ready()
-            times.append(time.perf_counter() - t)
-        return float(sorted(times)[len(times) // 2])
+            calls += 1
+        blocks = []
+        for _ in range(7):
+            t = time.perf_counter()
+            for _ in range(calls):
+                step(params, state, frames)[0].block_until_ready()
+            blocks.append((time.perf_counter() - t) / calls)
+        return float(sorted(blocks)[len(blocks) // 2])
 
     rtf = seconds_per_call(1, 1) / step_seconds
     streams = 128 * 4 * step_seconds / seconds_per_call(128, 4)
@@ -190,6 +198,36 @@ def run_variant(
     )
 
 
+def plot_losses(rows: Sequence[Row], png: Path, smooth: int = 4) -> bool:
+    """Every variant's training loss (a moving average of `smooth` logged points) on one
+    figure, from the log.jsonl beside its curves; False when no variant has a log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 5))
+    plotted = 0
+    for r in rows:
+        log = Path(r.curves).parent / "log.jsonl"
+        if not log.is_file():
+            continue
+        train = [json.loads(x) for x in log.read_text().splitlines() if '"train"' in x]
+        if len(train) < smooth:
+            continue
+        loss = np.convolve([t["loss_per_char"] for t in train], np.ones(smooth) / smooth, "valid")
+        ax.plot([t["step"] for t in train][smooth - 1 :], loss, label=r.name, linewidth=1)
+        plotted += 1
+    if plotted:
+        ax.set(xlabel="step", ylabel="CTC loss per character", yscale="log")
+        ax.set_title(f"training loss (moving average of {smooth} logged points)")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(png, dpi=90)
+    plt.close(fig)
+    return plotted > 0
+
+
 def write_report(rows: Sequence[Row], steps: int, path: Path) -> None:
     """The table, and each variant's curves copied next to the report."""
     figures = path.parent / "architectures"
@@ -207,6 +245,10 @@ def write_report(rows: Sequence[Row], steps: int, path: Path) -> None:
             f"| {r.rtf_batch1:.4f} | {r.streams_per_core:.0f} |"
         )
     curves = []
+    if plot_losses(rows, figures / "losses.png"):
+        curves.append(
+            "All variants' training loss, one figure: ![losses](architectures/losses.png)\n"
+        )
     for r in rows:
         if Path(r.curves).is_file():
             slug = re.sub(r"[^a-z0-9]+", "-", r.name.lower()).strip("-")

@@ -35,8 +35,9 @@ def test_step_timing_of_a_saved_model(tmp_path: Path, tiny_artifact: ModelArtifa
 def test_report_table_and_curves(tmp_path: Path) -> None:
     png = tmp_path / "curves.png"
     png.write_bytes(b"\x89PNG fake")
-    log = tmp_path / "log.jsonl"
-    log.write_text(json.dumps({"kind": "eval", "time": 90.0}) + "\n")
+    log = tmp_path / "log.jsonl"  # beside the curves, as the trainer writes them
+    losses = [{"kind": "train", "step": 50 * i, "loss_per_char": 3 - 0.2 * i} for i in range(10)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in [*losses, {"kind": "eval", "time": 90.0}]))
     pretrained = tmp_path / "pretrained.jsonl"
     pretrained.write_text(
         "".join(json.dumps(r) + "\n" for r in [
@@ -61,6 +62,9 @@ def test_report_table_and_curves(tmp_path: Path) -> None:
         "| AE | 2.00 M | 4 + 3 pretraining | 40.0% | 10.0% | 80.0% | 30.0% | 0.0200 | 600 |" in text
     )
     assert "1000 steps" in text
+    overlay = report.parent / "architectures" / "losses.png"
+    assert "![losses](architectures/losses.png)" in text
+    assert overlay.read_bytes()[:4] == b"\x89PNG" and overlay.stat().st_size > 5000
     # A discussion written under the table survives the next run, once, before the curves.
     discussion = "## What the figures say\n\nGRU wins.\n"
     report.write_text(text.replace("## Curves", discussion + "\n## Curves"))
