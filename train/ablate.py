@@ -216,7 +216,8 @@ def plot_losses(rows: Sequence[Row], png: Path, smooth: int = 4) -> bool:
         if len(train) < smooth:
             continue
         loss = np.convolve([t["loss_per_char"] for t in train], np.ones(smooth) / smooth, "valid")
-        ax.plot([t["step"] for t in train][smooth - 1 :], loss, label=r.name, linewidth=1)
+        style = "-" if plotted < 10 else "--"  # the colour cycle repeats after ten
+        ax.plot([t["step"] for t in train][smooth - 1 :], loss, style, label=r.name, linewidth=1)
         plotted += 1
     if plotted:
         ax.set(xlabel="step", ylabel="CTC loss per character", yscale="log")
