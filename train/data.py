@@ -228,11 +228,10 @@ def frequency_warp(
     """VTLP on features: every utterance's frequency axis scaled by its own random factor in
     [1 - max_warp, 1 + max_warp], so each epoch hears new speakers of the same voices."""
     frames = batch.frames.copy()
-    bands = np.arange(config.n_mels)
     for row in range(frames.shape[0]):
         position = warp_positions(config, float(rng.uniform(1 - max_warp, 1 + max_warp)))
         low = np.floor(position).astype(int)
-        high = np.minimum(low + 1, bands[-1])
+        high = np.minimum(low + 1, config.n_mels - 1)
         frac = (position - low).astype(np.float32)
         frames[row] = frames[row][:, low] * (1 - frac) + frames[row][:, high] * frac
     return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
