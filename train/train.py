@@ -218,8 +218,6 @@ def train_and_evaluate(
     Features are cached in feature_cache (default workdir/features) under a key of the
     manifests' content and the feature config, so runs on the same data can share one cache.
     """
-    if not 0.0 <= config.vtlp < 0.5:
-        raise ValueError(f"vtlp must be in [0, 0.5), got {config.vtlp}")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cache = Path(feature_cache) if feature_cache is not None else workdir / "features"

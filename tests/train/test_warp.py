@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from streamasr.features import mfcc
 from streamasr.features.mfcc import FeatureConfig
+from train.__main__ import main as train_main
 from train.configs.default import get_smoke_config
 from train.data import Batch, frequency_warp, warp_positions
-from train.train import train_and_evaluate
 
 CONFIG = FeatureConfig()
 CENTRES = mfcc.band_edges_hz(CONFIG.n_mels, CONFIG.fmin, CONFIG.fmax)[1:-1]
@@ -62,6 +60,10 @@ def test_mfcc_features_cannot_be_warped() -> None:
         warp_positions(FeatureConfig(n_mfcc=13), 1.1)
 
 
-def test_the_trainer_refuses_an_impossible_warp(tmp_path: Path) -> None:
+def test_an_impossible_warp_is_refused_before_training(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with pytest.raises(ValueError, match="vtlp"):
-        train_and_evaluate(get_smoke_config().replace(vtlp=0.7), tmp_path)
+        get_smoke_config().replace(vtlp=0.7)
+    assert train_main(["--vtlp", "0.7", "--steps", "1"]) == 2
+    assert "vtlp must be in [0, 0.5), got 0.7" in capsys.readouterr().err

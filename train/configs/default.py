@@ -47,6 +47,10 @@ class TrainConfig:
     vae_frontend: bool = False  # initialise the frontend="vae" projection from its encoder
     vae_augment: float = 0.0  # share of batches whose features are re-drawn through it
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.vtlp < 0.5:
+            raise ValueError(f"vtlp must be in [0, 0.5), got {self.vtlp}")
+
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
 
