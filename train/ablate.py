@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,17 +140,21 @@ def _measure(path: str) -> tuple[float, float, int]:
     return rtf, streams, parameters
 
 
+def log_records(log: Path, kind: str) -> list[dict[str, Any]]:
+    """The trainer log's records of one kind ("train", "eval", "pretrain")."""
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r.get("kind") == kind]
+
+
 def training_minutes(log: Path) -> float:
     """Wall-clock minutes of CTC training, from the trainer's last validation record."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    times = [r["time"] for r in rows if r.get("kind") == "eval"]
+    times = [r["time"] for r in log_records(log, "eval")]
     return float(times[-1]) / 60 if times else float("nan")
 
 
 def pretraining_minutes(log: Path) -> float:
     """Wall-clock minutes of autoencoder pretraining (0 if the run had none)."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    times = [r["time"] for r in rows if r.get("kind") == "pretrain" and "time" in r]
+    times = [r["time"] for r in log_records(log, "pretrain") if "time" in r]
     return float(times[-1]) / 60 if times else 0.0
 
 
@@ -212,7 +217,7 @@ def plot_losses(rows: Sequence[Row], png: Path, smooth: int = 4) -> bool:
         log = Path(r.curves).parent / "log.jsonl"
         if not log.is_file():
             continue
-        train = [json.loads(x) for x in log.read_text().splitlines() if '"train"' in x]
+        train = log_records(log, "train")
         if len(train) < smooth:
             continue
         loss = np.convolve([t["loss_per_char"] for t in train], np.ones(smooth) / smooth, "valid")

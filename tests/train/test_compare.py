@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import jiwer
@@ -41,14 +43,13 @@ def test_interval_separates_a_real_difference_and_not_noise() -> None:
 
 
 def test_command_compares_two_models_on_real_speech(
-    tmp_path: Path, tiny_artifact: ModelArtifact
+    tmp_path: Path, tiny_artifact: ModelArtifact, speak: Callable[[str], Path]
 ) -> None:
     model = tmp_path / "m.streamasr"
     artifact.save(tiny_artifact, model)
-    wav = tmp_path / "0.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "go home"], check=True)
     manifest = tmp_path / "m.jsonl"
-    manifest.write_text('{"audio_filepath": "0.wav", "duration": 1, "text": "go home"}\n')
+    record = {"audio_filepath": str(speak("go home")), "duration": 1, "text": "go home"}
+    manifest.write_text(json.dumps(record) + "\n")
     cmd = [sys.executable, "-m", "train.compare", str(model), str(model), str(manifest)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert "DIFF=+0.0000 CI95=[+0.0000,+0.0000] N=1 not separated" in out
