@@ -162,3 +162,22 @@ def test_engine_failure_drops_only_that_utterance(tmp_path: Path) -> None:
     assert len(train) + sum("train-" in f for f in summary.failures) == 6
     assert {r.voice for r in train} == {"espeak/en-us+m3"}
     assert (tmp_path / "failures.txt").read_text().count("\n") == len(summary.failures)
+
+
+@pytest.mark.usefixtures("needs_espeak")
+def test_a_resumed_run_remakes_utterances_whose_voice_changed(tmp_path: Path) -> None:
+    """Installing another voice re-plans some utterances onto it: those are made again with
+    it (never kept under the old voice's audio); the others are kept."""
+    out = tmp_path / "corpus"
+    cfg = config(out, train_sentences=6, augmented_copies=1, heldout_sentences=0)
+    generate(cfg, VOICES[:1], SENTENCES, progress=False)
+    before = _snapshot(out)
+    more = [*VOICES[:1], Voice("espeak/en-gb+f2", "espeak", "en-gb+f2", False)]
+    generate(cfg, more, SENTENCES, progress=False)
+    after = _snapshot(out)
+    records = read_manifest(out / "train.jsonl") + read_manifest(out / "valid_seen_voices.jsonl")
+    moved = [r for r in records if r.voice == "espeak/en-gb+f2"]
+    assert moved and len(moved) < len(records)
+    for r in records:
+        changed = after[r.audio_filepath][1] != before[r.audio_filepath][1]
+        assert changed == (r.voice == "espeak/en-gb+f2"), r.audio_filepath

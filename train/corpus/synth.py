@@ -248,8 +248,14 @@ def run_job(job: Job, out: Path, voice: Voice, noises: Sequence[np.ndarray]) -> 
     base = out / "audio" / job.stem
     sidecar = base.with_name(base.name + ".jsonl")
     cached = _cached_records(sidecar, out)
-    if cached is not None:
+    if cached is not None and (cached[0].voice, cached[0].text) == (job.voice, job.text):
         return Outcome(job, cached)
+    if cached is not None:
+        # The plan changed under a finished utterance (another voice was installed, or the
+        # text was re-normalised): its audio says something else now, so make it again.
+        for record in cached:
+            (out / record.audio_filepath).unlink(missing_ok=True)
+        sidecar.unlink()
     clean_path = base.with_name(base.name + ".flac")
     written = 0
     try:
