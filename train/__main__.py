@@ -55,6 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="warp each training utterance's frequency axis by up to +-this share (e.g. 0.1)",
     )
+    p.add_argument(
+        "--channel-eq",
+        dest="channel_eq_db",
+        type=float,
+        help="pass each training utterance through a random smooth channel of up to +-this dB",
+    )
+    p.add_argument(
+        "--init",
+        dest="init_model",
+        help="fine-tune this model file (its shape, features and normalisation; fresh optimizer)",
+    )
+    p.add_argument("--peak-lr", dest="peak_learning_rate", type=float, help="AdamW peak (1.5e-3)")
+    p.add_argument(
+        "--warmup-steps", type=int, help="linear warmup to the peak, in steps (default 400)"
+    )
     shape = p.add_argument_group("model shape (default: the bundled model's)")
     shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
     shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
@@ -81,9 +96,23 @@ def main(argv: list[str] | None = None) -> int:
             "vae_frontend",
             "vae_augment",
             "vtlp",
+            "channel_eq_db",
+            "init_model",
+            "peak_learning_rate",
+            "warmup_steps",
         )
         if getattr(args, name) is not None
     }
+    if args.init_model:
+        if changes:
+            print("train: error: --init takes the model's shape from the file", file=sys.stderr)
+            return 2
+        try:
+            start = artifact.load(args.init_model)
+        except artifact.ArtifactError as e:
+            print(f"train: error: {e}", file=sys.stderr)
+            return 2
+        config = config.replace(model=start.model, features=start.features)
     try:
         config = config.replace(model=config.model.replace(**changes), **options)
     except ValueError as e:

@@ -237,6 +237,36 @@ def frequency_warp(
     return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
 
 
+EQ_TERMS = 4  # cosine terms of a channel curve: a level, a tilt and two broad bumps
+NATS_PER_DB = float(np.log(10.0) / 10.0)  # a power gain of 1 dB moves a log-mel value this much
+
+
+def channel_curve_db(n_bands: int, rng: np.random.Generator, max_db: float) -> np.ndarray:
+    """A smooth random gain curve over the bands, in dB, its peak |gain| drawn in [0, max_db].
+
+    The colouring a microphone, a loudspeaker, a room or a codec puts on speech: a sum of
+    the first EQ_TERMS cosines over the band index, so it varies slowly across frequency."""
+    bands = np.arange(n_bands)[None, :]
+    basis = np.cos(np.pi * np.arange(EQ_TERMS)[:, None] * (bands + 0.5) / n_bands)
+    curve = rng.uniform(-1.0, 1.0, EQ_TERMS) @ basis
+    peak = float(np.abs(curve).max())
+    out: np.ndarray = curve / max(peak, 1e-9) * rng.uniform(0.0, max_db)
+    return out
+
+
+def channel_eq(batch: Batch, rng: np.random.Generator, stats: FeatureStats, max_db: float) -> Batch:
+    """Every utterance through its own random channel (``channel_curve_db``), constant over
+    the utterance, on normalised log-mel frames; padding stays silent. Real speech reaches
+    the model through microphones and codecs no synthetic voice went through."""
+    frames = batch.frames.copy()
+    n_bands = frames.shape[2]
+    for row in range(frames.shape[0]):
+        valid = batch.frame_paddings[row] == 0
+        shift = channel_curve_db(n_bands, rng, max_db) * NATS_PER_DB / stats.std
+        frames[row, valid] += shift.astype(np.float32)
+    return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
+
+
 def spec_augment(
     batch: Batch,
     rng: np.random.Generator,

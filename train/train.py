@@ -29,6 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from streamasr.features.normalize import FeatureStats
+from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
 from streamasr.model.config import ModelConfig
 from streamasr.model.encoder import Encoder, init_state
@@ -210,6 +211,22 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
+def check_fine_tunable(start: ModelArtifact, config: TrainConfig) -> None:
+    """A model can be fine-tuned only into its own shape and features."""
+    if start.model != config.model:
+        raise ValueError(
+            f"init_model has shape {start.model.to_dict()}, the config asks for "
+            f"{config.model.to_dict()}"
+        )
+    if start.features != config.features:
+        raise ValueError(
+            f"init_model uses features {start.features.to_dict()}, the config asks for "
+            f"{config.features.to_dict()}"
+        )
+    if config.pretrain != "none" or config.vae_frontend:
+        raise ValueError("init_model replaces pretraining: give one or the other")
+
+
 def train_and_evaluate(
     config: TrainConfig, workdir: str | Path, feature_cache: str | Path | None = None
 ) -> ModelArtifact:
@@ -238,7 +255,13 @@ def train_and_evaluate(
         for m in config.valid_manifests
         if Path(m).exists()
     }
-    stats = data.compute_stats(train_set)
+    start_from = artifact.load(config.init_model) if config.init_model else None
+    if start_from is not None:
+        check_fine_tunable(start_from, config)
+        # The weights were trained on inputs normalised this way: keep it.
+        stats = start_from.stats
+    else:
+        stats = data.compute_stats(train_set)
     keep = data.usable(train_set, config.length_buckets, model.frames_per_step)
     hours = float(train_set.lengths()[keep].sum()) / 100 / 3600
     print(f"{len(keep)} of {len(train_set)} training utterances usable ({hours:.1f} h)", flush=True)
@@ -255,7 +278,7 @@ def train_and_evaluate(
         print(f"CTC uses the transcripts of {len(keep)} utterances", flush=True)
 
     rng = jax.random.PRNGKey(config.seed)
-    params = init_params(model, rng)
+    params = init_params(model, rng) if start_from is None else start_from.params
     log_path = workdir / "log.jsonl"
     ckpt_path = workdir / "checkpoint.msgpack"
     if config.pretrain == "autoencoder" and not ckpt_path.exists():
@@ -364,6 +387,8 @@ def train_and_evaluate(
                 batch = dataclasses.replace(batch, frames=(drawn * keep_mask).astype(np.float32))
             if config.vtlp > 0:
                 batch = data.frequency_warp(batch, np_rng, config.features, config.vtlp)
+            if config.channel_eq_db > 0:
+                batch = data.channel_eq(batch, np_rng, stats, config.channel_eq_db)
             if config.spec_augment:
                 batch = data.spec_augment(
                     batch,

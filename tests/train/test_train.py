@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
+from streamasr.features.normalize import FeatureStats
 from streamasr.model import artifact
 from train import data
 from train.configs.default import TrainConfig, get_smoke_config
@@ -212,3 +214,51 @@ def test_vtlp_warps_what_training_sees(manifest: Path, tmp_path: Path) -> None:
     )
     assert all(np.array_equal(x, y) for x, y in zip(plain, again, strict=True))  # deterministic
     assert not all(np.array_equal(x, y) for x, y in zip(plain, warped, strict=True))
+
+
+def test_fine_tuning_starts_from_the_model_and_keeps_its_normalisation(
+    manifest: Path, tmp_path: Path
+) -> None:
+    import jax
+
+    base = get_smoke_config().replace(
+        train_manifests=(str(manifest),), valid_manifests=(str(manifest),), num_steps=3
+    )
+    start = train_and_evaluate(base, tmp_path / "start", feature_cache=tmp_path / "features")
+    start_path = tmp_path / "start.streamasr"
+    # Statistics that differ from the corpus's own show which ones fine-tuning uses.
+    shifted = FeatureStats(start.stats.mean + 1.0, start.stats.std * 2.0)
+    artifact.save(dataclasses.replace(start, stats=shifted), start_path)
+
+    def leaves(model: artifact.ModelArtifact) -> list[np.ndarray]:
+        return [np.asarray(x) for x in jax.tree_util.tree_leaves(model.params)]
+
+    # With a vanishing learning rate the weights stay where the model file put them,
+    # far from a fresh initialisation (which the same seed would reproduce).
+    still = base.replace(init_model=str(start_path), peak_learning_rate=1e-12, warmup_steps=1)
+    tuned = train_and_evaluate(still, tmp_path / "still", feature_cache=tmp_path / "features")
+    for x, y in zip(leaves(start), leaves(tuned), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-6)
+    np.testing.assert_array_equal(tuned.stats.mean, shifted.mean)
+    np.testing.assert_array_equal(tuned.stats.std, shifted.std)
+
+    moving = train_and_evaluate(
+        base.replace(init_model=str(start_path)), tmp_path / "moving", tmp_path / "features"
+    )
+    assert not all(np.allclose(x, y) for x, y in zip(leaves(start), leaves(moving), strict=True))
+
+    other_shape = base.replace(model=base.model.replace(rnn_hidden=8), init_model=str(start_path))
+    with pytest.raises(ValueError, match="shape"):
+        train_and_evaluate(other_shape, tmp_path / "other", feature_cache=tmp_path / "features")
+
+
+def test_fine_tuning_cli_takes_the_shape_from_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from train.__main__ import main as train_main
+
+    assert train_main(["--init", str(tmp_path / "missing.streamasr"), "--steps", "1"]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    bundled = str(artifact.DEFAULT_MODEL_PATH)
+    assert train_main(["--init", bundled, "--cell", "gru", "--steps", "1"]) == 2
+    assert "shape from the file" in capsys.readouterr().err

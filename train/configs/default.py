@@ -33,6 +33,8 @@ class TrainConfig:
     eval_every: int = 500  # steps between validations and checkpoints
     eval_utterances: int = 200  # per validation manifest (the first N, for a stable figure)
     vtlp: float = 0.0  # frequency warp per utterance, up to +-this share (0: off)
+    channel_eq_db: float = 0.0  # random smooth gain curve per utterance, up to +-this dB (0: off)
+    init_model: str = ""  # a model file to fine-tune: its weights and normalisation statistics
     spec_augment: bool = True  # frequency and time masks on training batches
     freq_masks: int = 2  # masks per utterance, each up to freq_mask_width bands
     freq_mask_width: int = 12
@@ -50,6 +52,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.vtlp < 0.5:
             raise ValueError(f"vtlp must be in [0, 0.5), got {self.vtlp}")
+        if not 0.0 <= self.channel_eq_db <= 30.0:
+            raise ValueError(f"channel_eq_db must be in [0, 30] dB, got {self.channel_eq_db}")
+        if self.peak_learning_rate <= 0 or self.warmup_steps < 0:
+            raise ValueError(
+                f"need a positive peak learning rate and warmup >= 0, got "
+                f"{self.peak_learning_rate} and {self.warmup_steps}"
+            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
