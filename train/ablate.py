@@ -22,9 +22,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from train.logs import log_records
 
 VAE_PATH = "runs/vae/vae.msgpack"
 # name -> extra `python -m train` flags (the default model has none)
@@ -138,12 +139,6 @@ def _measure(path: str) -> tuple[float, float, int]:
     streams = 128 * 4 * step_seconds / seconds_per_call(128, 4)
     parameters = sum(int(np.size(x)) for x in jax.tree_util.tree_leaves(params))
     return rtf, streams, parameters
-
-
-def log_records(log: Path, kind: str) -> list[dict[str, Any]]:
-    """The trainer log's records of one kind ("train", "eval", "pretrain")."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r.get("kind") == kind]
 
 
 def training_minutes(log: Path) -> float:

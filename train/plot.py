@@ -8,18 +8,11 @@ runs minute for minute, which is fair between models whose steps cost different 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
-def eval_points(log: Path, metric: str) -> list[tuple[float, float]]:
-    """(minutes, value) of every validation record of a trainer log that has `metric`."""
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [
-        (r["time"] / 60, float(r[metric])) for r in rows if r.get("kind") == "eval" and metric in r
-    ]
+from train.logs import eval_points
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,7 @@ from streamasr.model.step import Params, init_params
 from streamasr.vocab import BLANK, decode
 from train import data
 from train.configs.default import TrainConfig
+from train.logs import log_records
 
 Metrics = dict[str, float]
 
@@ -196,9 +197,8 @@ def plot_curves(log_path: Path, png_path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    train_rows = [r for r in rows if r["kind"] == "train"]
-    eval_rows = [r for r in rows if r["kind"] == "eval"]
+    train_rows = log_records(log_path, "train")
+    eval_rows = log_records(log_path, "eval")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.plot([r["step"] for r in train_rows], [r["loss_per_char"] for r in train_rows])
     ax1.set(xlabel="step", ylabel="CTC loss per character", yscale="log", title="training loss")

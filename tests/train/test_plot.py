@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from train.plot import eval_points, main
+from train.logs import eval_points
+from train.plot import main
 
 
 def test_runs_are_plotted_by_minutes_and_a_bad_log_is_refused(tmp_path: Path) -> None:
