@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from train.corpus.synth import (
     CorpusConfig,
     generate,
     plan,
+    sentences_for,
     trim_silence,
 )
 from train.corpus.voices import SAMPLE_RATE, Voice
@@ -181,3 +183,28 @@ def test_a_resumed_run_remakes_utterances_whose_voice_changed(tmp_path: Path) ->
     for r in records:
         changed = after[r.audio_filepath][1] != before[r.audio_filepath][1]
         assert changed == (r.voice == "espeak/en-gb+f2"), r.audio_filepath
+
+
+def test_the_sentence_list_follows_the_current_text_rules_on_a_resumed_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A list kept from before a normalisation rule changed is replaced, and the change is
+    reported: a resumed run must never label new audio by the old rules."""
+    rules = {"today": "to day"}
+
+    def build(seed: int) -> list[str]:
+        return [f"{rules['today']} is the day", "nothing changes here"]
+
+    first = sentences_for(tmp_path, 0, build)
+    assert first == ["to day is the day", "nothing changes here"]
+    rules["today"] = "today"
+    with caplog.at_level(logging.WARNING):
+        second = sentences_for(tmp_path, 0, build)
+    assert second == ["today is the day", "nothing changes here"]
+    kept = (tmp_path / "sentences-seed0.txt").read_text(encoding="utf-8").splitlines()
+    assert kept == second
+    assert "1 of 2 sentences differ" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert sentences_for(tmp_path, 0, build) == second
+    assert caplog.text == ""

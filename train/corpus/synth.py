@@ -20,7 +20,7 @@ import multiprocessing as mp
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -384,12 +384,32 @@ class Summary:
         }
 
 
-def sentences_for(out: Path, seed: int) -> list[str]:
-    """The run's sentences, built once and kept in `out` so a resumed run uses the same ones."""
+def sentences_for(
+    out: Path, seed: int, build: Callable[[int], list[str]] = build_sentences
+) -> list[str]:
+    """The run's sentences as the current text rules and installed packages give them, kept in
+    `out` (the LM reads them there).
+
+    They are rebuilt on every run (10 s) rather than read back: a list kept from before a
+    normalisation rule changed would label new audio by the old rules. When the kept list
+    differs, the difference is logged, and the utterances whose text moved are made again.
+    """
     path = out / f"sentences-seed{seed}.txt"
-    if path.exists():
-        return path.read_text(encoding="utf-8").splitlines()
-    sentences = build_sentences(seed)
+    sentences = build(seed)
+    kept = path.read_text(encoding="utf-8").splitlines() if path.exists() else None
+    if kept == sentences:
+        return sentences
+    if kept is not None:
+        # Position by position: the seeded mix reorders everything after the first change.
+        pairs = zip(kept, sentences, strict=False)
+        moved = sum(a != b for a, b in pairs) + abs(len(kept) - len(sentences))
+        log.warning(
+            "%s is stale (text rules or packaged text changed): %d of %d sentences differ; "
+            "utterances whose text changed are made again",
+            path,
+            moved,
+            len(sentences),
+        )
     atomic_write_text(path, "".join(s + "\n" for s in sentences))
     return sentences
 
