@@ -1,13 +1,16 @@
 """WER/CER through the streaming code path (frontend, step, decoder: what the daemon runs).
 
-``python -m train.evaluate MANIFEST... [--model PATH] [--compare-pocketsphinx]`` prints a
-per-voice breakdown, a total per manifest, and last a line ``WER=<f> CER=<f> N=<n>``
-over all utterances of all manifests (streamasr's figures).
+``python -m train.evaluate MANIFEST... [--model PATH ...] [--decoders greedy,beam]
+[--compare pocketsphinx --compare whisper]`` prints, per manifest, a line per system (each
+model with each decoder, then the peers on the same utterances), optionally broken down by
+voice or by engine, a total over all manifests, and last a line ``WER=<f> CER=<f> N=<n>``:
+the first system's figures over all utterances.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections import defaultdict
@@ -19,7 +22,7 @@ import jiwer
 import numpy as np
 
 from streamasr.decode.endpoint import EndpointConfig
-from streamasr.decode.factory import DecoderChoice, add_decoder_arguments, decoder_choice
+from streamasr.decode.factory import DecoderChoice, add_decoder_arguments
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
 from streamasr.model.artifact import ArtifactError
@@ -86,20 +89,45 @@ def score(
     return out
 
 
+PEERS: dict[str, Callable[[], Callable[[np.ndarray, int], str]]] = {
+    "pocketsphinx": pocketsphinx_transcriber,
+    "whisper": lambda: _whisper_transcriber(),
+}
+
+
+def _whisper_transcriber() -> Callable[[np.ndarray, int], str]:
+    from train.whisper import transcriber  # loads faster-whisper only when asked for
+
+    return transcriber()
+
+
+def model_label(path: str | None, models: Sequence[str | None]) -> str:
+    """The file's stem, or its whole path where two models share a stem."""
+    if path is None:
+        return "bundled"
+    stems = [Path(m).stem for m in models if m is not None]
+    return Path(path).stem if stems.count(Path(path).stem) == 1 else path
+
+
+def engine_of(voice: str) -> str:
+    """ "kokoro/en-us:..." -> "kokoro"; real-speech sets name their source ("librivox")."""
+    return voice.split("/", 1)[0]
+
+
 def rates(rows: Sequence[Scored]) -> tuple[float, float]:
     refs = [r.reference for r in rows]
     hyps = [r.hypothesis for r in rows]
     return float(jiwer.wer(refs, hyps)), float(jiwer.cer(refs, hyps))
 
 
-def report(name: str, rows: Sequence[Scored], per_voice: bool) -> None:
-    if per_voice:
-        by_voice: dict[str, list[Scored]] = defaultdict(list)
+def report(name: str, rows: Sequence[Scored], per_voice: bool, per_engine: bool = False) -> None:
+    if per_voice or per_engine:
+        groups: dict[str, list[Scored]] = defaultdict(list)
         for r in rows:
-            by_voice[r.voice].append(r)
-        for voice, group in sorted(by_voice.items()):
+            groups[r.voice if per_voice else engine_of(r.voice)].append(r)
+        for label, group in sorted(groups.items()):
             wer, cer = rates(group)
-            print(f"  {voice:<36} n={len(group):<4} WER={wer:6.1%} CER={cer:6.1%}")
+            print(f"  {label:<36} n={len(group):<4} WER={wer:6.1%} CER={cer:6.1%}")
     wer, cer = rates(rows)
     rtf = sum(r.compute_seconds for r in rows) / max(1e-9, sum(r.audio_seconds for r in rows))
     print(f"{name:<38} n={len(rows):<4} WER={wer:6.1%} CER={cer:6.1%} RTF={rtf:.3f}")
@@ -108,11 +136,28 @@ def report(name: str, rows: Sequence[Scored], per_voice: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="eval", description=__doc__)
     p.add_argument("manifests", nargs="+", type=Path, help="JSONL manifests")
-    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument(
+        "--model",
+        action="append",
+        help="model file; repeat to compare several (default: the bundled model)",
+    )
+    p.add_argument(
+        "--decoders",
+        help="comma-separated decoders to score each model with, e.g. greedy,beam "
+        "(default: the one --decoder names)",
+    )
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
     p.add_argument("--per-voice", action="store_true", help="break the figures down by voice")
+    p.add_argument("--per-engine", action="store_true", help="break the figures down by engine")
     p.add_argument(
-        "--compare-pocketsphinx", action="store_true", help="also score PocketSphinx, same audio"
+        "--compare",
+        action="append",
+        default=[],
+        choices=sorted(PEERS),
+        help="also score this peer recogniser on the same audio (repeatable)",
+    )
+    p.add_argument(
+        "--compare-pocketsphinx", action="store_true", help="the same as --compare pocketsphinx"
     )
     p.add_argument("--show", type=int, default=0, help="print N example hypotheses per manifest")
     add_decoder_arguments(p)
@@ -121,32 +166,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not m.is_file():
             print(f"eval: error: no such manifest: {m}", file=sys.stderr)
             return 2
+    models = args.model or [None]
+    kinds = args.decoders.split(",") if args.decoders else [args.decoder]
+    systems: dict[str, Callable[[np.ndarray, int], str]] = {}
     try:
-        recognizer = Recognizer.from_file(args.model, EndpointConfig())
-        decoding = decoder_choice(args)
+        for path in models:
+            recognizer = Recognizer.from_file(path, EndpointConfig())
+            for kind in kinds:
+                choice = DecoderChoice(kind, args.lm, args.beam_size)
+                choice.check()
+                label = "streamasr"
+                if len(models) > 1:
+                    label += f":{model_label(path, models)}"
+                if len(kinds) > 1:
+                    label += f":{kind}"
+                systems[label] = functools.partial(
+                    transcribe_streaming, recognizer, decoding=choice
+                )
     except (ArtifactError, ValueError) as e:
         print(f"eval: error: {e}", file=sys.stderr)
         return 2
-    systems: dict[str, Callable[[np.ndarray, int], str]] = {
-        "streamasr": lambda x, r: transcribe_streaming(recognizer, x, r, decoding)
-    }
-    if args.compare_pocketsphinx:
-        systems["pocketsphinx"] = pocketsphinx_transcriber()
+    peers = dict.fromkeys(args.compare + (["pocketsphinx"] * args.compare_pocketsphinx))
+    for name in peers:
+        systems[name] = PEERS[name]()
     totals: dict[str, list[Scored]] = {name: [] for name in systems}
     for manifest in args.manifests:
         print(f"== {manifest}")
         for name, transcribe in systems.items():
             rows = score(manifest, transcribe, args.limit)
-            report(f"{name}", rows, args.per_voice)
+            report(name, rows, args.per_voice, args.per_engine)
             for r in rows[: args.show]:
                 print(f"    REF: {r.reference}\n    HYP: {r.hypothesis}")
             totals[name] += rows
+        sys.stdout.flush()
     if len(args.manifests) > 1:
         print("== all")
         for name, rows in totals.items():
             report(name, rows, per_voice=False)
-    wer, cer = rates(totals["streamasr"])
-    print(f"WER={wer:.4f} CER={cer:.4f} N={len(totals['streamasr'])}")
+    first = totals[next(iter(systems))]
+    wer, cer = rates(first)
+    print(f"WER={wer:.4f} CER={cer:.4f} N={len(first)}")
     return 0
 
 

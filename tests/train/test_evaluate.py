@@ -62,3 +62,45 @@ def test_eval_command_prints_per_voice_figures_and_the_summary_line(
         timeout=120,
     )
     assert missing.returncode == 2 and "no such manifest" in missing.stderr
+
+
+def test_models_decoders_and_peers_score_the_same_utterances(
+    tmp_path: Path, tiny_artifact: ModelArtifact
+) -> None:
+    model, other = tmp_path / "m.streamasr", tmp_path / "n.streamasr"
+    artifact.save(tiny_artifact, model)
+    artifact.save(tiny_artifact, other)
+    manifest = tmp_path / "m.jsonl"
+    lines = []
+    texts = ["open the door please", "the weather is nice today"]
+    for i, text in enumerate(texts):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"{i}.wav"), text], check=True)
+        lines.append(json.dumps({"audio_filepath": f"{i}.wav", "duration": 1, "text": text,
+                                 "voice": f"espeak/v{i}"}))  # fmt: skip
+    manifest.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "train.evaluate", str(manifest), "--model", str(model),
+         "--model", str(other), "--decoders", "greedy,beam", "--compare", "whisper",
+         "--compare-pocketsphinx", "--per-engine", "--lm", "none"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    systems = [line.split()[0] for line in out if " n=2 " in line and not line.startswith(" ")]
+    assert systems == [
+        "streamasr:m:greedy",
+        "streamasr:m:beam",
+        "streamasr:n:greedy",
+        "streamasr:n:beam",
+        "whisper",
+        "pocketsphinx",
+    ]
+    assert any(line.strip().startswith("espeak ") for line in out)  # the per-engine line
+    cer = {
+        line.split()[0]: float(line.split("CER=")[1].split("%")[0])
+        for line in out
+        if " n=2 " in line and not line.startswith(" ")
+    }
+    # A recogniser trained on people reads espeak-ng's sentences (Whisper base: 22% CER);
+    # an untrained tiny model reads nothing.
+    assert cer["whisper"] < 40 < cer["streamasr:m:greedy"]
