@@ -35,6 +35,7 @@ from pathlib import Path
 
 from train.corpus.manifest import read_manifest
 from train.corpus.normalize import modern_compounds
+from train.modern_words import modern_unigrams, oov_rate
 
 BOS = "<s>"
 EOS = "</s>"
@@ -50,6 +51,10 @@ DEFAULT_EXCLUDE = (
 ORDER = 3
 # Raw-count cutoffs per order (index = order): n-grams seen fewer times are pruned.
 DEFAULT_CUTOFFS = (0, 1, 1, 2)
+# The most frequent modern English words (train/modern_words.py) mixed into the unigrams with
+# this weight: common words the corpus text lacks join the lexicon with a modern frequency.
+MODERN_WORDS = 20_000
+MODERN_WEIGHT = 0.2
 
 Gram = tuple[str, ...]
 
@@ -226,14 +231,36 @@ def prune(
     return NgramModel(order, logprob, backoff)
 
 
+def mix_unigrams(
+    unigrams: Mapping[Gram, float], prior: Mapping[str, float], weight: float
+) -> dict[Gram, float]:
+    """(1 - weight) p_text(w) + weight p_prior(w) over the union of both vocabularies.
+
+    Words only the prior knows join the vocabulary (and so the decoder's lexicon); `<unk>`
+    keeps its text-side share. Both inputs sum to one, so the mix does too."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"unigram prior weight must be in [0, 1), got {weight}")
+    mixed = {g: (1.0 - weight) * p for g, p in unigrams.items()}
+    for word, p in prior.items():
+        g = (word,)
+        mixed[g] = mixed.get(g, 0.0) + weight * p
+    return mixed
+
+
 def estimate(
     sentences: Iterable[str],
     order: int = ORDER,
     cutoffs: Sequence[int] = DEFAULT_CUTOFFS,
     fixed: Sequence[Discounts] | None = None,
+    unigram_prior: Mapping[str, float] | None = None,
+    prior_weight: float = 0.0,
 ) -> NgramModel:
+    """The pruned model; `unigram_prior` (word -> probability) is mixed into its unigrams with
+    `prior_weight` before pruning, so the backoff weights are computed against the mix."""
     raw = count_ngrams(sentences, order)
     probs, _ = interpolated_kn(raw, fixed)
+    if unigram_prior:
+        probs[0] = mix_unigrams(probs[0], unigram_prior, prior_weight)
     return prune(probs, raw, cutoffs)
 
 
@@ -275,7 +302,28 @@ def build_main(argv: Sequence[str]) -> int:
         default=list(DEFAULT_EXCLUDE),
         help="manifests whose texts are left out (default: the validation manifests)",
     )
+    p.add_argument(
+        "--modern-words",
+        type=int,
+        default=MODERN_WORDS,
+        help=f"frequent modern words (wordfreq) mixed into the unigrams (default {MODERN_WORDS})",
+    )
+    p.add_argument(
+        "--modern-weight",
+        type=float,
+        default=MODERN_WEIGHT,
+        help=f"their share of the unigram distribution (default {MODERN_WEIGHT})",
+    )
+    p.add_argument(
+        "--report-oov",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="manifests whose out-of-vocabulary rate to print, before and after the modern words",
+    )
     args = p.parse_args(argv)
+    if not 0.0 <= args.modern_weight < 1.0 or args.modern_words < 0:
+        p.error("--modern-weight must be in [0, 1) and --modern-words >= 0")
     cutoffs = (0, 1, *(int(c) for c in args.cutoffs.split(",")))
     banned: set[str] = set()
     for manifest in args.exclude:
@@ -290,7 +338,17 @@ def build_main(argv: Sequence[str]) -> int:
     ]
     sentences = [s for s in lines if s and s not in banned]
     print(f"{len(sentences)} sentences ({len(lines) - len(sentences)} left out)")
-    model = estimate(sentences, args.order, cutoffs)
+    prior = modern_unigrams(args.modern_words)
+    model = estimate(sentences, args.order, cutoffs, None, prior, args.modern_weight)
+    text_vocab = {w for s in sentences for w in s.split()}
+    lm_vocab = {g[0] for g in model.logprob if len(g) == 1}
+    for manifest in args.report_oov:
+        texts = [r.text for r in read_manifest(manifest)]
+        before, n = oov_rate(text_vocab, texts)
+        after, _ = oov_rate(lm_vocab, texts)
+        print(
+            f"OOV {manifest}: {before:.2%} with the text's words, {after:.2%} with the LM's ({n})"
+        )
     write_arpa(model, args.out)
     counts = ", ".join(f"{n + 1}-grams={c}" for n, c in enumerate(model.counts()))
     print(f"{args.out}: {counts}, {args.out.stat().st_size / 1e6:.2f} MB")
