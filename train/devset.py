@@ -1,10 +1,22 @@
 """A development set of real human speech, for EVALUATION ONLY, from Debian packages.
 
 Why: a model trained on synthetic voices must be measured on people. Debian ships a few
-transcribed recordings: pocketsphinx-testdata (LibriVox "Sense and Sensibility" sentences and
-spoken playing cards) and alsa-utils' channel-test prompts, whose words are their file names
-(Front_Left.wav -> "front left"; Noise.wav is noise, not speech, and is left out). The audio is
-converted to 16 kHz mono FLAC beside the manifest so every consumer reads one format.
+recordings of people; never train on them. The sources, each its own `voice` label:
+- pocketsphinx-testdata: LibriVox "Sense and Sensibility" sentences and spoken playing cards,
+  with transcripts;
+- alsa-utils' channel-test prompts, whose words are their file names (Front_Left.wav ->
+  "front left"; Noise.wav is noise, not speech, and is left out);
+- codec2-examples: Harvard-style sentences and a ham-radio call, 8 kHz, several speakers. No
+  transcript ships: `CODEC2_TRANSCRIPTS` holds Whisper base's reading checked by hand against
+  the published Harvard sentence lists (the manifest's `reference` says so). Left out: all.wav
+  (the others joined), and recordings whose words could not be checked without listening
+  (ve9qrp, vk2tpm_004, david4);
+- klettres-data: letter names and short words, a US and a British speaker; words from
+  sounds.xml's labels (phonics sounds that are not words, "ch" and "th", are left out);
+- ktuberling-data: 72 single words; labels from the file names ("moon_fallingstar" ->
+  "falling star").
+The audio is converted to 16 kHz mono FLAC beside the manifest so every consumer reads one
+format.
 
     python -m train.devset --out data/dev_real.jsonl
 """
@@ -32,11 +44,47 @@ ALSA_NOT_SPEECH = frozenset({"Noise"})
 _SPHINX_LINE = re.compile(r"^\s*(?:<s>)?\s*(?P<text>.*?)\s*(?:</s>)?\s*\((?P<id>[^)]+)\)\s*$")
 
 
+CODEC2_WAV = Path("/usr/share/codec2/wav")
+KLETTRES = Path("/usr/share/klettres")
+KTUBERLING_SOUNDS = Path("/usr/share/ktuberling/sounds/en")
+HARVARD = "whisper base, checked by hand against the Harvard sentence lists"
+BY_HAND = "whisper base, checked by hand"
+# stem -> (transcript, how it was made); see the module docstring.
+CODEC2_TRANSCRIPTS: dict[str, tuple[str, str]] = {
+    "hts1a": ("the navy attacked the big task force", HARVARD),
+    "hts2a": ("these days a chicken leg is a rare dish", HARVARD),
+    "mmt1": ("it's easy to tell the depth of a well", HARVARD),
+    "big_dog": ("the big dog loved to chew on the old rag doll", BY_HAND),
+    "cross": ("they took the cross town bus", BY_HAND),
+    "forig": ("don't throw trash on the street", BY_HAND),
+    "f2400": ("don't throw trash on the street", BY_HAND),
+    "morig": ("that frog jumped through the weeds", BY_HAND),
+    "m2400": ("that frog jumped through the weeds", BY_HAND),
+    "vk5qi": (
+        "this is victor kilo five quebec india victor kilo five quebec india "
+        "testing one two three four five four three two one",
+        "whisper base, call-sign spelling alphabet corrected by hand",
+    ),
+    "wia_16kHz": ("from australia", BY_HAND),
+}
+KLETTRES_NOT_WORDS = frozenset({"ch", "th"})
+KLETTRES_LOCALES = {"en": "klettres-us", "en_GB": "klettres-gb"}
+# ktuberling file-name labels that are not the spoken words as written.
+KTUBERLING_WORDS = {
+    "fallingstar": "falling star",
+    "palmtree": "palm tree",
+    "broccolli": "broccoli",
+    "sphynx": "sphinx",
+    "ufo": "u f o",
+}
+
+
 @dataclass(frozen=True)
 class Utterance:
     source: Path  # the original audio file
     text: str  # normalised transcript
     voice: str  # corpus/speaker label
+    reference: str | None = None  # how the transcript was made, when none shipped
 
 
 def parse_sphinx_transcription(text: str) -> dict[str, str]:
@@ -65,14 +113,50 @@ def alsa_utterances(folder: Path = ALSA_SOUNDS) -> Iterator[Utterance]:
             yield Utterance(audio, normalize(audio.stem.replace("_", " ")), "alsa")
 
 
+def codec2_utterances(folder: Path = CODEC2_WAV) -> Iterator[Utterance]:
+    for stem, (text, how) in sorted(CODEC2_TRANSCRIPTS.items()):
+        audio = folder / f"{stem}.wav"
+        if audio.exists():
+            yield Utterance(audio, normalize(text), "codec2", how)
+
+
+_KLETTRES_SOUND = re.compile(r'<sound\s+name="(?P<name>[^"]+)"\s+file="(?P<file>[^"]+)"')
+
+
+def klettres_utterances(root: Path = KLETTRES) -> Iterator[Utterance]:
+    """Letter names (as the letter: "b") and short words, from each locale's sounds.xml."""
+    for locale, voice in KLETTRES_LOCALES.items():
+        index = root / locale / "sounds.xml"
+        if not index.exists():
+            continue
+        for m in _KLETTRES_SOUND.finditer(index.read_text(encoding="utf-8")):
+            word = m["name"].lower()
+            audio = root / m["file"]
+            if word not in KLETTRES_NOT_WORDS and audio.exists():
+                yield Utterance(audio, normalize(word), voice)
+
+
+def ktuberling_utterances(folder: Path = KTUBERLING_SOUNDS) -> Iterator[Utterance]:
+    for audio in sorted(folder.glob("*.ogg")):
+        label = audio.stem.rsplit("_", 1)[-1]  # "pizzeria_olive" -> "olive"
+        yield Utterance(audio, normalize(KTUBERLING_WORDS.get(label, label)), "ktuberling")
+
+
 def real_utterances(
-    pocketsphinx: Path = POCKETSPHINX_DATA, alsa: Path = ALSA_SOUNDS
+    pocketsphinx: Path = POCKETSPHINX_DATA,
+    alsa: Path = ALSA_SOUNDS,
+    codec2: Path = CODEC2_WAV,
+    klettres: Path = KLETTRES,
+    ktuberling: Path = KTUBERLING_SOUNDS,
 ) -> list[Utterance]:
     """Every transcribed real recording found in the installed packages."""
     return [
         *sphinx_utterances(pocketsphinx / "librivox", "transcription", "librivox"),
         *sphinx_utterances(pocketsphinx / "cards", "cards.transcription", "cards"),
         *alsa_utterances(alsa),
+        *codec2_utterances(codec2),
+        *klettres_utterances(klettres),
+        *ktuberling_utterances(ktuberling),
     ]
 
 
@@ -90,9 +174,11 @@ def build(out: Path, utterances: list[Utterance]) -> list[Record]:
     audio_dir = out.with_suffix("")
     records = []
     for utt in utterances:
+        # Two klettres locales share file names: the voice label keeps them apart.
         dest = audio_dir / utt.voice / f"{utt.source.stem}.flac"
         duration = convert(utt, dest)
-        records.append(Record(str(dest.relative_to(out.parent)), duration, utt.text, utt.voice))
+        rel = str(dest.relative_to(out.parent))
+        records.append(Record(rel, duration, utt.text, utt.voice, reference=utt.reference))
     write_manifest(out, records)
     return records
 

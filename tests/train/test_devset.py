@@ -26,18 +26,39 @@ def _wav(path: Path, rate: int) -> None:
     sf.write(str(path), 0.1 * np.ones(rate // 2), rate)
 
 
+def _ogg(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), 0.1 * np.ones(11025), 22050, format="OGG", subtype="VORBIS")
+
+
 def test_build_from_package_layout(tmp_path: Path) -> None:
     sphinx, alsa = tmp_path / "ps", tmp_path / "alsa"
+    codec2, klettres, ktuberling = tmp_path / "codec2", tmp_path / "klettres", tmp_path / "kt"
     (sphinx / "cards").mkdir(parents=True)
     (sphinx / "cards" / "cards.transcription").write_text("<s> seven of clubs </s> (003)\n")
     _wav(sphinx / "cards" / "003.wav", 16000)
     _wav(alsa / "Front_Left.wav", 48000)
     _wav(alsa / "Noise.wav", 48000)
-    utterances = real_utterances(sphinx, alsa)
+    _wav(codec2 / "mmt1.wav", 8000)
+    _wav(codec2 / "david4.wav", 8000)  # no checked transcript: left out
+    (klettres / "en").mkdir(parents=True)
+    (klettres / "en" / "sounds.xml").write_text(
+        '<sound name="B" file="en/alpha/B.ogg" />\n<sound name="TH" file="en/syllab/th.ogg" />\n'
+        '<sound name="DOG" file="en/syllab/dog.ogg" />\n'
+    )
+    for name in ("alpha/B", "syllab/th", "syllab/dog"):
+        _ogg(klettres / "en" / f"{name}.ogg")
+    _ogg(ktuberling / "moon_fallingstar.ogg")
+    utterances = real_utterances(sphinx, alsa, codec2, klettres, ktuberling)
     assert [(u.text, u.voice) for u in utterances] == [
         ("seven of clubs", "cards"),
         ("front left", "alsa"),
+        ("it's easy to tell the depth of a well", "codec2"),
+        ("b", "klettres-us"),
+        ("dog", "klettres-us"),
+        ("falling star", "ktuberling"),
     ]
+    assert utterances[2].reference is not None and "Harvard" in utterances[2].reference
     out = tmp_path / "data" / "dev.jsonl"
     build(out, utterances)
     records = read_manifest(out)

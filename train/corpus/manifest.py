@@ -25,6 +25,9 @@ class Record:
     text: str  # normalised to the model alphabet (streamasr.vocab)
     voice: str  # TTS voice name ("espeak/en-us+m3") or corpus speaker ("librispeech/1234")
     augment: str | None = None  # "speed=1.050;noise=pink@12.0dB" for augmented copies
+    # How the transcript was made, where none shipped with the audio ("whisper, checked by hand
+    # against the Harvard sentences"); None: it came with the recording or its generator.
+    reference: str | None = None
 
     def to_json(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if v is not None}
@@ -40,6 +43,7 @@ class Record:
             text=str(d["text"]),
             voice=str(d.get("voice", "")),
             augment=d.get("augment"),
+            reference=d.get("reference"),
         )
 
 
