@@ -36,9 +36,14 @@ def configure(
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # websockets says "connection open" for every client at INFO; its warnings still show.
-    logging.getLogger("websockets").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    # Libraries talk at INFO too (websockets: "connection open" per client; jax: which
+    # backends it found): their warnings show; the rest only with --log-level debug.
+    root.setLevel(logging.DEBUG if level == "debug" else max(logging.WARNING, _level(level)))
+    logging.getLogger(LOGGER).setLevel(_level(level))
+
+
+def _level(name: str) -> int:
+    return int(logging.getLevelName(name.upper()))
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from streamasr.server.main import add_serve_arguments
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, ours = logging.getLogger(), logging.getLogger("streamasr")
+    handlers, level, our_level = root.handlers[:], root.level, ours.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    ours.setLevel(our_level)
 
 
 def test_json_lines_carry_fields_and_the_traceback(restore_logging: None) -> None:
@@ -28,15 +29,18 @@ def test_json_lines_carry_fields_and_the_traceback(restore_logging: None) -> Non
     log = logging.getLogger("streamasr.test")
     log.info("session end", extra={"fields": {"peer": "10.0.0.1:5000", "code": 1000}})
     log.debug("not at info")
+    logging.getLogger("jax._src.xla_bridge").info("a library's chatter")
+    logging.getLogger("websockets.server").warning("a library's warning")
     try:
         raise ValueError("boom")
     except ValueError:
         log.exception("step failed")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [line["message"] for line in lines] == ["session end", "step failed"]
+    messages = [line["message"] for line in lines]
+    assert messages == ["session end", "a library's warning", "step failed"]
     assert lines[0]["peer"] == "10.0.0.1:5000" and lines[0]["code"] == 1000
     assert lines[0]["level"] == "info" and lines[0]["logger"] == "streamasr.test"
-    assert "ValueError: boom" in lines[1]["exc"]  # the traceback, once, inside its line
+    assert "ValueError: boom" in lines[2]["exc"]  # the traceback, once, inside its line
 
 
 def test_text_lines_end_with_the_fields(restore_logging: None) -> None:
