@@ -66,6 +66,7 @@ class Connection:
         self.credit = asyncio.Semaphore(server.options.max_queue)
         self.handle: StreamHandle | None = None
         self.closed = False
+        self.owed_close: Close | None = None  # a Close the session asked for, until done
         self.reader: asyncio.Task[None] | None = None
 
     def end(self, code: int, reason: str) -> None:
@@ -125,6 +126,9 @@ class Connection:
             self.reader.cancel()  # websockets: a cancelled recv() loses no message
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reader
+        if self.owed_close is not None and not self.closed:
+            # The reader was stopped while closing the session (bad input): finish that.
+            await self._close(self.owed_close.code, self.owed_close.reason)
         while not self.closed:
             try:
                 async with asyncio.timeout(0):
@@ -156,6 +160,7 @@ class Connection:
             await self._execute(actions)
 
     async def _execute(self, actions: list[Action]) -> None:
+        self.owed_close = next((a for a in actions if isinstance(a, Close)), self.owed_close)
         for action in actions:
             if self.closed:
                 return
