@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamasr.decode.endpoint import EndpointConfig, is_endpoint
-from streamasr.decode.hypothesis import Hypothesis, Word
+from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
 from streamasr.decode.lexicon import Lexicon, Phrase, PhraseList
 from streamasr.decode.lm import UNK, NgramLM, State
 from streamasr.vocab import BLANK, SYMBOLS
@@ -366,26 +366,42 @@ class BeamDecoder:
         return Hypothesis(text=text, words=tuple(words), segment=self.segment, stable=stable)
 
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
-        """Close the utterance, return its final hypothesis, and start the next one."""
-        best_score = _NEG_INF
-        best_link: _WordLink | None = None
+        """Close the utterance, return its final hypothesis (with the n best as its
+        ``alternatives``), and start the next one."""
+        ranked = self.nbest(self.options.beam_size)
+        words = ranked[0].words if ranked else ()
+        result = Hypothesis.final(words, self.segment, endpoint, tuple(ranked))
+        self.segment += 1
+        self._start_utterance()
+        return result
+
+    def nbest(self, n: int) -> list[Alternative]:
+        """The ``n`` best finals of the utterance so far, best first, one per distinct text;
+        each one's confidence is its share of the probability of every final the beam holds
+        (prefixes that end in the same words count once, at their best). Changes nothing."""
+        best: dict[tuple[str, ...], tuple[float, _WordLink | None]] = {}
+        restricted = self.phrases is not None and self.options.restrict
         for prefix, (pb, pnb) in self._beams.items():
             closed = self._close(prefix)
             if closed is None:
                 continue
             link, lm_state, phrase, score = closed
-            restricted = self.phrases is not None and self.options.restrict
             if restricted and self.phrases is not None and not self.phrases.can_end(phrase):
                 continue
             if self.lm is not None:
                 score += self.options.alpha * self.lm.end(lm_state)
             total = _lae(pb, pnb) + score
-            if total > best_score:
-                best_score, best_link = total, link
-        result = Hypothesis.final(tuple(_words(best_link)), self.segment, endpoint)
-        self.segment += 1
-        self._start_utterance()
-        return result
+            key = tuple(_texts(link))
+            if key not in best or total > best[key][0]:
+                best[key] = (total, link)
+        ranked = sorted(best.values(), key=lambda tl: tl[0], reverse=True)
+        if not ranked:
+            return []
+        mass = ranked[0][0] + math.log(sum(math.exp(t - ranked[0][0]) for t, _ in ranked))
+        return [
+            Alternative(tuple(_words(link)), math.exp(total - mass))
+            for total, link in ranked[: max(n, 0)]
+        ]
 
 
 def _words(link: _WordLink | None) -> list[Word]:

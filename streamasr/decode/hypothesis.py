@@ -23,6 +23,18 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One of a decoder's n best finals for an utterance."""
+
+    words: tuple[Word, ...]
+    confidence: float  # its share of the probability of all the decoder's final candidates
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.word for w in self.words)
+
+
+@dataclass(frozen=True)
 class Hypothesis:
     text: str
     words: tuple[Word, ...] = field(default=())
@@ -30,9 +42,17 @@ class Hypothesis:
     segment: int = 0  # utterance number within the stream, from 0
     stable: str = ""  # prefix of ``text`` that later frames will not change
     endpoint: bool = False  # a final produced by an endpoint rule (not end of input)
+    # Finals only: the decoder's n best, best first (empty: the final is the only one). Not
+    # compared: two decoders that agree on the final agree, whatever else they considered.
+    alternatives: tuple[Alternative, ...] = field(default=(), compare=False)
 
     @staticmethod
-    def final(words: tuple[Word, ...], segment: int, endpoint: bool) -> Hypothesis:
+    def final(
+        words: tuple[Word, ...],
+        segment: int,
+        endpoint: bool,
+        alternatives: tuple[Alternative, ...] = (),
+    ) -> Hypothesis:
         """The final of an utterance: its text is its words, all of it stable."""
         text = " ".join(w.word for w in words)
-        return Hypothesis(text, words, True, segment, text, endpoint)
+        return Hypothesis(text, words, True, segment, text, endpoint, alternatives)

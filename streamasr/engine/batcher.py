@@ -16,9 +16,9 @@ Slots are reset with ``Recognizer.reset`` when their stream closes, before they 
 from __future__ import annotations
 
 import collections
-import contextlib
 import enum
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +40,8 @@ from streamasr.model.step import BATCH_BUCKETS, Params, StepFn, bucket_for
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
+
+log = logging.getLogger(__name__)
 
 
 class CapacityError(RuntimeError):
@@ -342,6 +344,7 @@ class Batcher:
                 replies = self._round(work)
             except Exception as e:  # the step itself failed: every stream in it hears why
                 error = f"recognizer failure: {type(e).__name__}: {e}"
+                log.exception("batched step failed; %d live streams are lost", len(self._live))
                 replies = [(w.stream, _failed(w.jobs[0], error)) for w in work if w.jobs]
                 # The (donated) state may be gone: start afresh, and fail every live stream,
                 # whose recurrent state went with it, rather than continue from zeros.
@@ -352,8 +355,10 @@ class Batcher:
                     for stream in self._live.values():
                         stream.broken = error
             for stream, reply in replies:
-                with contextlib.suppress(Exception):  # a broken consumer must not stop others
+                try:
                     stream.on_reply(reply)
+                except Exception:  # a broken consumer must not stop the others
+                    log.exception("reply callback of stream %d failed", stream.id)
 
     def _release(self, streams: list[StreamHandle]) -> None:
         if not streams:
@@ -398,6 +403,7 @@ class Batcher:
                         windows.append(np.zeros((0, mfcc.WINDOW_SAMPLES), np.float32))
             except Exception as e:  # e.g. samples the resampler refuses
                 w.error = f"{type(e).__name__}: {e}"
+                log.exception("front end of stream %d failed", w.stream.id)
                 continue
             framed += windows
             healthy.append(w)

@@ -1,10 +1,7 @@
 """The websockets asyncio shell: routes, limits, auth, drain. It only moves data.
 
 Every protocol decision is made by ``protocol.Session``; every computation by the
-``Batcher``'s worker thread. Per connection, a reader task feeds client messages to the
-session (at most ``max_queue`` jobs in flight: beyond that it stops reading, so TCP
-pushes back and no audio is dropped) and a writer task feeds it engine replies and
-server-side ends (drain, idle, session length), carrying out the actions it returns.
+``Batcher``'s worker thread; each session's messages move in ``connection.Connection``.
 """
 
 from __future__ import annotations
@@ -12,35 +9,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import http
-import mimetypes
+import logging
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from streamasr.engine.batcher import Batcher, CapacityError, Reply, StreamClosedError, StreamHandle
+from streamasr.engine.batcher import Batcher
+from streamasr.server.connection import Connection, how_closed
 from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_SAMPLE_RATE
+from streamasr.server.logs import LOGGER, PeerLimiter, log_for_peer
 from streamasr.server.metrics import Metrics
-from streamasr.server.protocol import (
-    Action,
-    Audio,
-    Close,
-    CloseCode,
-    Finalize,
-    Finish,
-    Open,
-    Send,
-    Session,
-    SessionOptions,
-)
+from streamasr.server.protocol import CloseCode
+from streamasr.server.routes import refuse_request, response, static_file, text
+from streamasr.server.wire import ServerConnection as _ExplainingConnection
+
+log = logging.getLogger(f"{LOGGER}.server")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LISTEN_PATH = "/listen"  # microphone broadcast (serve --mic)
@@ -79,152 +68,6 @@ class ServerOptions:
             raise ValueError("token must not be empty")
 
 
-@dataclass(frozen=True)
-class _End:
-    code: int
-    reason: str
-
-
-class _Gone:
-    """The connection is closed: the writer stops."""
-
-
-class _Connection:
-    """One recognition session's data movement."""
-
-    def __init__(self, server: AsrServer, ws: ServerConnection) -> None:
-        self.server = server
-        self.ws = ws
-        self.loop = asyncio.get_running_loop()
-        self.session = Session(
-            SessionOptions(
-                default_sample_rate=server.options.default_sample_rate,
-                max_message_bytes=server.options.max_message_bytes,
-            )
-        )
-        self.queue: asyncio.Queue[Reply | _End | _Gone] = asyncio.Queue()
-        self.credit = asyncio.Semaphore(server.options.max_queue)
-        self.handle: StreamHandle | None = None
-        self.closed = False
-        self.reader: asyncio.Task[None] | None = None
-
-    def end(self, code: int, reason: str) -> None:
-        """A server-side end (drain, idle, session length): finals first, then the close."""
-        self.queue.put_nowait(_End(code, reason))
-
-    def _on_reply(self, reply: Reply) -> None:  # the worker thread
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, reply)
-
-    async def run(self) -> None:
-        limit = self.loop.call_later(
-            self.server.options.max_session_seconds,
-            self.end,
-            CloseCode.POLICY,
-            "session length limit",
-        )
-        self.reader = asyncio.create_task(self._read())
-        try:
-            await self._write()
-        finally:
-            limit.cancel()
-            self.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.reader
-            if self.handle is not None:
-                self.handle.close()
-
-    async def _read(self) -> None:
-        idle = self.server.options.idle_timeout
-        while not self.closed:
-            await self.credit.acquire()
-            try:
-                async with asyncio.timeout(idle):
-                    message = await self.ws.recv()
-            except TimeoutError:
-                self.end(CloseCode.GOING_AWAY, "idle timeout")
-                return
-            except ConnectionClosed:
-                self.queue.put_nowait(_Gone())
-                return
-            if isinstance(message, str):
-                actions = self.session.receive_text(message)
-            else:
-                actions = self.session.receive_bytes(message)
-            if not any(isinstance(a, Audio | Finalize | Finish) for a in actions):
-                self.credit.release()  # no job: its reply will not release the credit
-            await self._execute(actions)
-
-    async def _write(self) -> None:
-        while not self.closed:
-            item = await self.queue.get()
-            if isinstance(item, _Gone):
-                return
-            if isinstance(item, _End):
-                # Stop reading: what the client sends from now on is not received, and the
-                # close reason says why.
-                if self.reader is not None:
-                    self.reader.cancel()
-                actions = self.session.end(item.code, item.reason)
-            else:
-                self.credit.release()
-                actions = self.session.on_reply(item, time.monotonic())
-                if item.error is None:
-                    self.server.metrics.audio_seconds.inc(
-                        item.samples / self.session.config.sample_rate
-                    )
-                    if item.samples:
-                        self.server.metrics.partial_latency.observe(
-                            time.monotonic() - item.submitted
-                        )
-            await self._execute(actions)
-
-    async def _execute(self, actions: list[Action]) -> None:
-        for action in actions:
-            if self.closed:
-                return
-            try:
-                if isinstance(action, Send):
-                    await self.ws.send(action.text)
-                elif isinstance(action, Open):
-                    await self._open(action)
-                elif isinstance(action, Audio):
-                    assert self.handle is not None  # the session opens before any audio
-                    self.handle.push(action.samples)
-                elif isinstance(action, Finalize):
-                    assert self.handle is not None
-                    self.handle.finalize()
-                elif isinstance(action, Finish):
-                    assert self.handle is not None
-                    self.handle.finish()
-                elif isinstance(action, Close):
-                    await self._close(action.code, action.reason)
-            except ConnectionClosed:
-                self.closed = True
-                self.queue.put_nowait(_Gone())
-            except StreamClosedError:
-                return  # the stream was refused at Open: the close is under way
-
-    async def _open(self, action: Open) -> None:
-        try:
-            self.handle = self.server.batcher.open(
-                action.sample_rate, self._on_reply, action.phrase_list, action.restrict
-            )
-        except ValueError as e:  # a phrase list the decoder cannot use
-            await self._execute(self.session.error(CloseCode.INVALID_DATA, str(e)[:120]))
-            raise StreamClosedError("refused") from None
-        except CapacityError:
-            self.server.metrics.refusals.labels("capacity").inc()
-            await self._execute(self.session.error(CloseCode.TRY_AGAIN, "server is full"))
-            raise StreamClosedError("refused") from None
-
-    async def _close(self, code: int, reason: str) -> None:
-        self.closed = True
-        self.server.metrics.closes.labels(str(code)).inc()
-        await self.ws.close(code, reason)
-        self.queue.put_nowait(_Gone())
-
-
 class AsrServer:
     """The daemon's network side. ``async with AsrServer(...) as s`` serves until exit."""
 
@@ -234,9 +77,12 @@ class AsrServer:
         self.batcher = batcher
         self.options = options
         self.metrics = metrics or Metrics()
-        self._connections: set[_Connection] = set()
+        self._connections: set[Connection] = set()
+        self._no_sessions = asyncio.Event()
+        self._no_sessions.set()
         self._listeners: set[ServerConnection] = set()
         self._server: Server | None = None
+        self._limiter = PeerLimiter()
         self.draining = False
         self.listen_enabled = False  # serve --mic turns the broadcast path on
         self.on_listener: Callable[[ServerConnection], Awaitable[None]] | None = None
@@ -266,6 +112,7 @@ class AsrServer:
             # load (py-spy, bench/load.py at 150 streams): off, so it is never negotiated.
             compression=None,
             reuse_port=self.options.reuse_port,
+            create_connection=_ExplainingConnection,
         )
         return self
 
@@ -276,12 +123,13 @@ class AsrServer:
         await self.drain()
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Stop accepting; every live session gets the final of what it sent, then a 1001
-        close; after ``timeout`` the rest are closed anyway."""
+        """Every live session gets the final of what it sent, then a 1001 close; after
+        ``timeout`` the rest are closed anyway. Meanwhile the port stays open, so that new
+        sessions hear 503 and ``/healthz`` says ``draining`` (a load balancer stops sending)
+        instead of finding nobody there."""
         if self._server is None:
             return
         self.draining = True
-        self._server.close(close_connections=False)
         for conn in list(self._connections):
             conn.end(CloseCode.GOING_AWAY, "server shutting down")
         for ws in list(self._listeners):
@@ -289,46 +137,57 @@ class AsrServer:
                 await ws.close(CloseCode.GOING_AWAY, "server shutting down")
         try:
             async with asyncio.timeout(timeout or self.options.drain_timeout):
-                await self._server.wait_closed()
+                await self._no_sessions.wait()
         except TimeoutError:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+            log.warning(
+                "drain timeout: closing the sessions left",
+                extra={"fields": {"sessions": len(self._connections)}},
+            )
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
         self._server = None
 
     def broadcast(self, message: str) -> None:
         """Send a text message to every client of the microphone broadcast."""
         broadcast(self._listeners, message)
 
+    def log_peer(self, peer: str, level: int, message: str, **fields: object) -> None:
+        """A warning or error about one client, rate-limited per client address."""
+        log_for_peer(log, self._limiter, peer, level, message, fields)
+
     # ---- HTTP ------------------------------------------------------------------------
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        refused = refuse_request(request)
+        if refused is not None:
+            return refused
         url = urlsplit(request.path)
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if not upgrade:
             if url.path == "/healthz":
-                return _response(200, b"ok\n", "text/plain; charset=utf-8")
+                return text(503, "draining\n") if self.draining else text(200, "ok\n")
             if url.path == "/metrics":
                 from prometheus_client import CONTENT_TYPE_LATEST
 
-                return _response(200, self.metrics.render(), CONTENT_TYPE_LATEST)
-            return self._static(url.path)
+                return response(200, self.metrics.render(), CONTENT_TYPE_LATEST)
+            return static_file(self.options.static_dir, url.path)
         if self.draining:
             self.metrics.refusals.labels("draining").inc()
-            return _response(503, b"server is shutting down\n", "text/plain; charset=utf-8")
+            return text(503, "server is shutting down, try again later\n")
         if self.options.token is not None and not self._authorized(request, url.query):
             self.metrics.refusals.labels("auth").inc()
-            response = _response(401, b"missing or wrong bearer token\n", "text/plain")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="streamasr"'
-            return response
+            refused = text(401, "missing or wrong bearer token\n")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="streamasr"'
+            return refused
         if url.path == LISTEN_PATH:
             if not self.listen_enabled:
-                return _response(404, b"no microphone broadcast (serve --mic)\n", "text/plain")
+                return text(404, "no microphone broadcast (serve --mic)\n")
             if len(self._listeners) >= self.options.max_listeners:
                 self.metrics.refusals.labels("capacity").inc()
-                return _response(503, b"too many listeners\n", "text/plain; charset=utf-8")
+                return text(503, "too many listeners\n")
             return None
         if len(self._connections) >= self.options.max_connections or not self.batcher.free_slots:
             self.metrics.refusals.labels("capacity").inc()
-            return _response(503, b"server is full, try again later\n", "text/plain")
+            return text(503, "server is full, try again later\n")
         return None
 
     def _authorized(self, request: Request, query: str) -> bool:
@@ -341,33 +200,45 @@ class AsrServer:
         given = parse_qs(query).get("token", [""])[0]
         return bool(given) and hmac.compare_digest(given.encode(), want)
 
-    def _static(self, path: str) -> Response:
-        name = "index.html" if path in ("/", "") else path.lstrip("/")
-        root = self.options.static_dir.resolve()
-        target = (root / name).resolve()
-        if root not in target.parents or not target.is_file():
-            return _response(404, b"not found\n", "text/plain; charset=utf-8")
-        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        if kind.startswith("text/") or kind.endswith("javascript"):
-            kind += "; charset=utf-8"
-        return _response(200, target.read_bytes(), kind)
-
     # ---- websockets ------------------------------------------------------------------
     async def _handler(self, ws: ServerConnection) -> None:
         if urlsplit(ws.request.path if ws.request else "/").path == LISTEN_PATH:
             await self._listen(ws)
             return
-        conn = _Connection(self, ws)
+        conn = Connection(self, ws)
         self._connections.add(conn)
+        self._no_sessions.clear()
         self.metrics.streams.inc()
         self.metrics.sessions.inc()
+        log.info("session start", extra={"fields": {"peer": conn.peer}})
         try:
             if self.draining:  # admitted just before the drain began
                 conn.end(CloseCode.GOING_AWAY, "server shutting down")
             await conn.run()
+            await ws.close()  # already closed or closing: waits for the end of it
         finally:
             self._connections.discard(conn)
+            if not self._connections:
+                self._no_sessions.set()
             self.metrics.streams.dec()
+            self._session_ended(conn)
+
+    def _session_ended(self, conn: Connection) -> None:
+        code, reason, side = how_closed(conn.ws)
+        self.metrics.closes.labels(str(code), side).inc()
+        session = conn.session
+        rate = session.config.sample_rate
+        fields = {
+            "peer": conn.peer,
+            "rate": rate,
+            "audio_s": round(session.samples_in / rate, 2),
+            "code": code,
+            "reason": reason,
+            "side": side,
+        }
+        if session.ignored:
+            fields["ignored_after_eof"] = session.ignored
+        log.info("session end", extra={"fields": fields})
 
     async def _listen(self, ws: ServerConnection) -> None:
         self._listeners.add(ws)
@@ -379,16 +250,3 @@ class AsrServer:
         finally:
             self._listeners.discard(ws)
             self.metrics.listeners.dec()
-
-
-def _response(status: int, body: bytes, content_type: str) -> Response:
-    phrase = http.HTTPStatus(status).phrase
-    headers = Headers(
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-            ("Cache-Control", "no-store"),
-        ]
-    )
-    return Response(status, phrase, headers, body)

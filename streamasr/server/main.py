@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import ssl
@@ -13,11 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamasr.decode.factory import DecoderChoice, add_decoder_arguments, decoder_choice
-from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_SAMPLE_RATE
+from streamasr.server.defaults import (
+    DEFAULT_LOG_FORMAT,
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_SAMPLE_RATE,
+)
 
 if TYPE_CHECKING:  # jax is imported only when the server really starts
     from streamasr.engine.recognizer import Recognizer
     from streamasr.server.app import ServerOptions
+
+log = logging.getLogger("streamasr.serve")
 
 _DEFAULTS = {
     "max_connections": 200,
@@ -114,6 +123,19 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip compiling every batch size at start-up (the first clients wait instead)",
     )
+    logs = p.add_argument_group("logging (stderr)")
+    logs.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=DEFAULT_LOG_LEVEL,
+        help="info: a line per session start and end (%(default)s)",
+    )
+    logs.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=DEFAULT_LOG_FORMAT,
+        help="json: one object per line, for log shippers (%(default)s)",
+    )
 
 
 def _fail(message: str) -> int:
@@ -141,8 +163,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from streamasr.audio.resample import check_rate
     from streamasr.model.artifact import ArtifactError
     from streamasr.server.app import ServerOptions
+    from streamasr.server.logs import configure
 
     try:
+        configure(args.log_level, args.log_format)
         check_rate(args.sample_rate)
         options = ServerOptions(
             host=args.host,
@@ -227,19 +251,15 @@ async def _serve(
             mic = MicBroadcast(server, batcher, device=args.device)
             await mic.start()
         scheme = "wss" if options.ssl_context else "ws"
-        print(
-            f"streamasr: listening on {scheme}://{options.host}:{server.port}",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.info("listening on %s://%s:%d", scheme, options.host, server.port)
         await stop.wait()
-        print("streamasr: draining", file=sys.stderr, flush=True)
+        log.info("draining")
     finally:
         if mic is not None:
             await mic.stop()
         await server.drain()
         await asyncio.to_thread(batcher.stop, 10.0)
-    print("streamasr: stopped", file=sys.stderr, flush=True)
+    log.info("stopped")
     return 0
 
 

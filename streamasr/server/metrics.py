@@ -1,9 +1,17 @@
 """Prometheus collectors of one server, in a registry of their own (several servers can
-live in one process, as in tests)."""
+live in one process, as in tests). No ``*_created`` series: each counter and histogram would
+carry a second series holding its creation time, which nobody graphs."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from streamasr.engine.batcher import StepStats
 
@@ -12,6 +20,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
 
 class Metrics:
     def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide in prometheus_client; read at creation
         self.registry = CollectorRegistry()
         r = self.registry
         self.streams = Gauge("streamasr_streams", "Live recognition sessions", registry=r)
@@ -47,7 +56,11 @@ class Metrics:
             registry=r,
         )
         self.closes = Counter(
-            "streamasr_closes", "Sessions closed, by WebSocket close code", ["code"], registry=r
+            "streamasr_closes",
+            "Sessions closed, by WebSocket close code and by the side that closed first "
+            '("client", also for a connection that dropped: code 1006)',
+            ["code", "side"],
+            registry=r,
         )
         self.overflows = Counter(
             "streamasr_overflow_samples",

@@ -2,12 +2,14 @@
 
 Vosk-compatible by default (vosk-server's websocket protocol):
 
-- text ``{"config": {"sample_rate": N, "words": bool, "max_alternatives": n}}``, optional,
-  no reply; without it the rate is the server's default (8000, as Asterisk sends);
+- text ``{"config": {"sample_rate": N, "words": bool, "max_alternatives": n, "phrase_list":
+  [...]}}``, optional, no reply, values converted as vosk-server converts them (see
+  ``config.py``); without it the rate is the server's default (8000, as Asterisk sends);
 - binary messages of 16-bit little-endian mono PCM; exactly one reply to each:
   ``{"partial": "..."}`` or, when an endpoint closed an utterance,
   ``{"result": [{"conf", "end", "start", "word"}], "text": "..."}``;
-- ``{"eof" : 1}``: the final result, then the connection closes;
+- ``{"eof" : 1}``: the final result, then the connection closes; anything the client sends
+  after it is ignored (with a logged warning), never at the cost of what it is owed;
 - ``{"reset" : 1}``: the final result of the utterance so far; streaming goes on.
 
 Control messages are parsed as JSON (vosk-server compares strings byte for byte).
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +36,16 @@ import numpy.typing as npt
 from streamasr.audio.resample import check_rate
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.batcher import JobKind, Reply
+from streamasr.server.config import (
+    MAX_ALTERNATIVES,
+    SAMPLE_FORMATS,
+    ClientConfig,
+    ConfigError,
+    parse_config,
+)
 from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_SAMPLE_RATE
-
-SAMPLE_FORMATS = {"s16le": 2, "f32le": 4}  # bytes per sample
-MAX_ALTERNATIVES = 10
-MAX_PHRASES = 1000  # phrase_list entries per session
-MAX_PHRASE_CHARS = 200  # characters per phrase
+from streamasr.server.results import dumps as _dumps
+from streamasr.server.results import final_message
 
 
 class CloseCode(enum.IntEnum):
@@ -70,8 +77,8 @@ class Send:
 @dataclass(frozen=True)
 class Open:
     sample_rate: int  # open the engine stream at this rate (before the first Audio)
-    phrase_list: tuple[str, ...] = ()  # phrases the session's decoder boosts
-    restrict: bool = False  # recognize only the phrase list
+    phrase_list: tuple[str, ...] = ()  # phrases (or words) for the session's decoder
+    restrict: bool = False  # recognize only the phrase list; else it is boosted
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,13 @@ class Close:
     reason: str  # short (the RFC allows 123 bytes), no internals
 
 
-Action = Send | Open | Audio | Finalize | Finish | Close
+@dataclass(frozen=True)
+class Log:
+    level: int  # a logging level: the shell logs this for the operator (never sent)
+    message: str
+
+
+Action = Send | Open | Audio | Finalize | Finish | Close | Log
 
 
 class ProtocolError(ValueError):
@@ -121,17 +134,6 @@ class SessionOptions:
             raise ValueError(f"overload_lag must be positive, got {self.overload_lag}")
 
 
-@dataclass(frozen=True)
-class ClientConfig:
-    sample_rate: int
-    words: bool = True  # word list (with times and confidences) in results
-    max_alternatives: int = 0  # >0: results in vosk's "alternatives" form (one alternative)
-    native: bool = False  # streamasr extensions on
-    sample_format: str = "s16le"  # "f32le" only with native
-    phrase_list: tuple[str, ...] = ()  # vosk's "phrase_list": boosted by the beam search
-    phrase_list_only: bool = False  # recognize nothing but the phrase list
-
-
 class Session:
     """One client's conversation. Feed it ``receive_text``/``receive_bytes``/``on_reply``
     (and ``end`` for server-side reasons); carry out the returned actions in order."""
@@ -143,6 +145,7 @@ class Session:
         self.pending = 0  # jobs sent to the engine and not yet answered
         self.samples_in = 0  # samples received (at the client's rate)
         self.samples_recognized = 0  # samples whose reply came back
+        self.ignored = 0  # messages that arrived after eof
         self._end: tuple[int, str] | None = None  # close code/reason once the final is out
         self._overloaded = False
 
@@ -164,8 +167,8 @@ class Session:
             return self._fail(e)
 
     def _text(self, text: str) -> list[Action]:
-        if self.state in (State.FINISHING, State.CLOSED):
-            raise ProtocolError(CloseCode.UNSUPPORTED, "no messages are accepted after eof")
+        if self.state is State.FINISHING:
+            return self._after_eof("text")
         try:
             message = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as e:
@@ -192,61 +195,23 @@ class Session:
     def _configure(self, value: Any) -> list[Action]:
         if self.state is not State.CONFIGURING:
             raise ProtocolError(CloseCode.UNSUPPORTED, "config must come before the first audio")
-        if not isinstance(value, dict):
-            raise ProtocolError(CloseCode.INVALID_DATA, "config must be an object")
-        # Unknown keys (vosk's nlsml, ...) are ignored, as vosk-server does.
-        rate = value.get("sample_rate", self.config.sample_rate)
         try:
-            rate = check_rate(rate)
-        except ValueError as e:
+            self.config = parse_config(value, self.config)
+        except ConfigError as e:
             raise ProtocolError(CloseCode.INVALID_DATA, str(e)[:120]) from e
-        words = value.get("words", True)
-        native = value.get("native", False)
-        if not isinstance(words, bool) or not isinstance(native, bool):
-            raise ProtocolError(
-                CloseCode.INVALID_DATA, '"words" and "native" must be true or false'
-            )
-        alternatives = value.get("max_alternatives", 0)
-        if (
-            not isinstance(alternatives, int)
-            or isinstance(alternatives, bool)
-            or not 0 <= alternatives <= MAX_ALTERNATIVES
-        ):
-            raise ProtocolError(
-                CloseCode.INVALID_DATA,
-                f'"max_alternatives" must be an integer in [0, {MAX_ALTERNATIVES}]',
-            )
-        sample_format = value.get("sample_format", "s16le")
-        if sample_format not in SAMPLE_FORMATS:
-            raise ProtocolError(
-                CloseCode.INVALID_DATA, '"sample_format" must be "s16le" or "f32le"'[:120]
-            )
-        if sample_format != "s16le" and not native:
-            raise ProtocolError(CloseCode.INVALID_DATA, '"sample_format" needs "native": true')
-        phrases = value.get("phrase_list", [])
-        if (
-            not isinstance(phrases, list)
-            or len(phrases) > MAX_PHRASES
-            or not all(isinstance(x, str) and 0 < len(x) <= MAX_PHRASE_CHARS for x in phrases)
-        ):
-            raise ProtocolError(
-                CloseCode.INVALID_DATA,
-                f'"phrase_list" must be a list of at most {MAX_PHRASES} non-empty strings '
-                f"of at most {MAX_PHRASE_CHARS} characters",
-            )
-        only = value.get("phrase_list_only", False)
-        if not isinstance(only, bool) or (only and not phrases):
-            raise ProtocolError(
-                CloseCode.INVALID_DATA, '"phrase_list_only" must be a boolean, with a phrase_list'
-            )
-        self.config = ClientConfig(
-            rate, words, alternatives, native, sample_format, tuple(phrases), only
-        )
         return []
 
+    def _after_eof(self, kind: str) -> list[Action]:
+        """vosk-server reads nothing after eof; here the message is dropped, and the finals
+        owed for the audio before eof still come, then the normal close."""
+        self.ignored += 1
+        if self.ignored > 1:
+            return []  # one warning per session is enough
+        return [Log(logging.WARNING, f"ignored a {kind} message after the end of input")]
+
     def _bytes(self, data: bytes) -> list[Action]:
-        if self.state in (State.FINISHING, State.CLOSED):
-            raise ProtocolError(CloseCode.UNSUPPORTED, "no audio is accepted after eof")
+        if self.state is State.FINISHING:
+            return self._after_eof("binary")
         width = SAMPLE_FORMATS[self.config.sample_format]
         if len(data) > self.options.max_message_bytes:
             raise ProtocolError(
@@ -271,7 +236,7 @@ class Session:
         if self.state is State.CONFIGURING:
             self.state = State.STREAMING
             actions.append(
-                Open(self.config.sample_rate, self.config.phrase_list, self.config.phrase_list_only)
+                Open(self.config.sample_rate, self.config.phrase_list, self.config.restrict)
             )
         self.pending += 1
         self.samples_in += samples.size
@@ -325,7 +290,9 @@ class Session:
             return []
         self.pending -= 1
         if reply.error is not None:
-            return self._fail(ProtocolError(CloseCode.INTERNAL, "recognizer failure"))
+            # The client hears only that the recognizer failed; the operator hears why.
+            failed = self._fail(ProtocolError(CloseCode.INTERNAL, "recognizer failure"))
+            return [Log(logging.ERROR, reply.error), *failed]
         self.samples_recognized += reply.samples
         actions: list[Action] = []
         if self.config.native and now is not None:
@@ -375,24 +342,7 @@ class Session:
         return actions
 
     def _final_message(self, finals: list[Hypothesis]) -> str:
-        words = [w.to_dict() for f in finals for w in f.words]
-        text = " ".join(f.text for f in finals if f.text)
-        body: dict[str, Any] = {}
-        if self.config.max_alternatives:
-            conf = float(np.mean([w["conf"] for w in words])) if words else 0.0
-            alt: dict[str, Any] = {"confidence": round(conf, 4), "text": text}
-            if self.config.words:
-                alt["result"] = words
-            body["alternatives"] = [alt]
-        else:
-            if self.config.words and words:
-                body["result"] = words
-            body["text"] = text
-        if self.config.native:
-            body["segment"] = finals[-1].segment
-            body["is_final"] = True
-            body["endpoint"] = finals[-1].endpoint
-        return _dumps(body)
+        return final_message(finals, self.config)
 
     def _empty_final(self) -> Hypothesis:
         return Hypothesis(text="", is_final=True)
@@ -405,10 +355,6 @@ class Session:
         ]
 
 
-def _dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
-
-
 def _truncate(reason: str, limit: int = 123) -> str:
     """Close reasons are at most 123 bytes of UTF-8."""
     data = reason.encode()
@@ -419,6 +365,7 @@ def _truncate(reason: str, limit: int = 123) -> str:
 
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
+    "MAX_ALTERNATIVES",
     "Action",
     "Audio",
     "ClientConfig",
@@ -426,6 +373,7 @@ __all__ = [
     "CloseCode",
     "Finalize",
     "Finish",
+    "Log",
     "Open",
     "ProtocolError",
     "Send",

@@ -113,6 +113,25 @@ def confusable() -> np.ndarray:
     return posteriors("_th_e_|_c", {"o": 0.5, "a": 0.4}, "t_|_s_a_t__", confidence=0.9)
 
 
+def test_nbest_ranks_distinct_finals_by_their_share() -> None:
+    """Without an LM the unsure vowel gives two readings, "cot" ahead of "cat"; the n best
+    are distinct texts, best first, their shares of the beam's probability add up to at most
+    one, and the final is the first of them, with the n best attached."""
+    d = beam()
+    d.advance(confusable())
+    ranked = d.nbest(3)
+    texts = [a.text for a in ranked]
+    assert texts[:2] == ["the cot sat", "the cat sat"]
+    assert len(set(texts)) == len(texts)
+    shares = [a.confidence for a in ranked]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-9
+    assert shares[0] == pytest.approx(0.5 / 0.9, abs=0.05)  # the vowel's odds, 0.5 : 0.4
+    assert [a.text for a in d.nbest(1)] == ["the cot sat"]
+    final = d.finalize()
+    assert final.text == "the cot sat" and final.alternatives[:3] == tuple(ranked)
+    assert [(a.text, a.confidence) for a in d.nbest(3)] == [("", 1.0)]  # a new utterance
+
+
 def test_incremental_feeding_equals_one_pass(toy_lm: Path) -> None:
     lm = load_arpa(toy_lm)
     lp = confusable()

@@ -32,6 +32,7 @@ PAGE_STATE = """JSON.stringify({
   status: document.getElementById("status").textContent,
   finals: [...document.querySelectorAll("#finals p")].map((p) => p.textContent),
   partial: document.getElementById("partial").textContent,
+  hint: (document.getElementById("hint") || {}).textContent || "",
 })"""
 
 
@@ -59,10 +60,19 @@ async def page_state(devtools_port: int) -> dict[str, Any]:
 
 
 async def browse(
-    artifact: ModelArtifact, wav: Path, tmp_path: Path, done: Any, seconds: float = 40
+    artifact: ModelArtifact,
+    wav: Path,
+    tmp_path: Path,
+    done: Any,
+    seconds: float = 40,
+    max_connections: int = 200,
+    occupied: bool = False,
 ) -> dict[str, Any]:
+    """The page's state once ``done(state)``; with ``occupied`` one session is taken first."""
     with Batcher(Recognizer(artifact), capacity=4) as batcher:
-        server = await AsrServer(batcher, ServerOptions(port=0)).start()
+        options = ServerOptions(port=0, max_connections=max_connections)
+        server = await AsrServer(batcher, options).start()
+        other = await connect(f"ws://127.0.0.1:{server.port}") if occupied else None
         profile = tmp_path / "profile"
         proc = subprocess.Popen(
             [
@@ -100,6 +110,8 @@ async def browse(
         finally:
             proc.terminate()
             proc.wait(10)
+            if other is not None:
+                await other.close()
             await server.drain(timeout=5)
 
 
@@ -111,6 +123,25 @@ def test_page_streams_the_microphone(peaky_artifact: ModelArtifact, tmp_path: Pa
     state = asyncio.run(browse(peaky_artifact, wav, tmp_path, lambda s: s.get("messages", 0) >= 20))
     assert state.get("status") == "listening", state
     assert state.get("messages", 0) >= 20, state  # ~one reply per 100 ms of audio
+    assert "Microphone: " in state.get("hint", ""), state  # which one is in use
+
+
+@pytest.mark.timeout(90)
+def test_page_says_a_full_server_is_busy(peaky_artifact: ModelArtifact, tmp_path: Path) -> None:
+    """The only session slot is taken: the page says so and to retry, not "closed (1006)"."""
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, np.zeros(48000, np.float32), 48000, subtype="PCM_16")
+    state = asyncio.run(
+        browse(
+            peaky_artifact,
+            wav,
+            tmp_path,
+            lambda s: "busy" in s.get("status", ""),
+            max_connections=1,
+            occupied=True,
+        )
+    )
+    assert "busy" in state.get("status", "") and "retry" in state["status"], state
 
 
 @pytest.mark.needs_model

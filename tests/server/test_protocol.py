@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import struct
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamasr.decode.hypothesis import Hypothesis, Word
+from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
 from streamasr.engine.batcher import JobKind, Reply
 from streamasr.server.protocol import (
     Audio,
@@ -18,6 +19,7 @@ from streamasr.server.protocol import (
     CloseCode,
     Finalize,
     Finish,
+    Log,
     Open,
     Send,
     Session,
@@ -130,12 +132,52 @@ def test_words_false_and_alternatives() -> None:
     s.receive_text('{"config": {"words": false}}')
     s.receive_bytes(pcm([1]))
     assert sent(s.on_reply(reply(JobKind.AUDIO, (final((HELLO,)),)))) == [{"text": "hello"}]
+
+
+def nbest_final() -> Hypothesis:
+    """A beam final: its n best, best first (the final itself is the first)."""
+    alternatives = (Alternative((HELLO, WORLD), 0.6), Alternative((HELLO,), 0.3))
+    return Hypothesis.final((HELLO, WORLD), 0, True, (*alternatives, Alternative((), 0.1)))
+
+
+def alternatives_for(config: str, result: Hypothesis) -> object:
     s = Session()
-    s.receive_text('{"config": {"max_alternatives": 3}}')
+    s.receive_text(config)
     s.receive_bytes(pcm([1]))
-    (message,) = sent(s.on_reply(reply(JobKind.AUDIO, (final((HELLO,)),))))
-    assert message["alternatives"][0]["text"] == "hello"  # type: ignore[index]
-    assert message["alternatives"][0]["confidence"] == 0.8  # type: ignore[index]
+    (message,) = sent(s.on_reply(reply(JobKind.AUDIO, (result,))))
+    assert set(message) == {"alternatives"}
+    return message["alternatives"]
+
+
+def test_max_alternatives_gives_the_n_best_in_vosks_shape() -> None:
+    """vosk's n-best: confidence, text, and the words with their times (no per-word conf)."""
+    words = [{"word": w.word, "start": w.start, "end": w.end} for w in (HELLO, WORLD)]
+    expected = [
+        {"confidence": 0.6, "result": words, "text": "hello world"},
+        {"confidence": 0.3, "result": words[:1], "text": "hello"},
+        {"confidence": 0.1, "text": ""},
+    ]
+    assert alternatives_for('{"config": {"max_alternatives": 20}}', nbest_final()) == expected
+    assert alternatives_for('{"config": {"max_alternatives": 2}}', nbest_final()) == expected[:2]
+    without_words = alternatives_for(
+        '{"config": {"max_alternatives": 3, "words": 0}}', nbest_final()
+    )
+    assert without_words == [{k: v for k, v in e.items() if k != "result"} for e in expected]
+
+
+def test_a_final_without_an_n_best_is_its_only_alternative() -> None:
+    """Greedy decoding has one hypothesis: all of the probability; an empty final is
+    vosk's empty n-best."""
+    config = '{"config": {"max_alternatives": 5}}'
+    only = [
+        {
+            "confidence": 1.0,
+            "result": [{"word": "hello", "start": 0.5, "end": 0.9}],
+            "text": "hello",
+        }
+    ]
+    assert alternatives_for(config, final((HELLO,))) == only
+    assert alternatives_for(config, final(())) == [{"confidence": 1.0, "text": ""}]
 
 
 def test_eof_without_audio_answers_an_empty_final() -> None:
@@ -176,7 +218,11 @@ def test_server_end_delivers_the_final_then_closes() -> None:
     s = Session()
     s.receive_bytes(pcm([1, 2]))
     assert s.end(CloseCode.GOING_AWAY, "server shutting down") == [Finish()]
-    assert s.receive_bytes(pcm([3]))[-1].code == CloseCode.UNSUPPORTED  # type: ignore[union-attr]
+    assert [type(a) for a in s.receive_bytes(pcm([3]))] == [Log]  # too late: not recognized
+    s.on_reply(reply(JobKind.AUDIO, samples=2))
+    actions = s.on_reply(reply(JobKind.FINISH, (final((HELLO,)),), ticket=1))
+    assert sent(actions) == [{"result": [HELLO.to_dict()], "text": "hello"}]
+    assert actions[-1] == Close(CloseCode.GOING_AWAY, "server shutting down")
 
 
 def test_server_end_while_streaming_closes_with_its_code() -> None:
@@ -201,11 +247,12 @@ BAD_INPUTS: list[tuple[str | bytes, int, str]] = [
     ('{"config": {"sample_rate": 0}}', CloseCode.INVALID_DATA, "sample rate"),
     ('{"config": {"sample_rate": 1e12}}', CloseCode.INVALID_DATA, "sample rate"),
     ('{"config": {"sample_rate": NaN}}', CloseCode.INVALID_DATA, "sample rate"),
-    ('{"config": {"sample_rate": "16000"}}', CloseCode.INVALID_DATA, "sample rate"),
+    ('{"config": {"sample_rate": "fast"}}', CloseCode.INVALID_DATA, "sample rate"),
     ('{"config": {"sample_rate": 16000.5}}', CloseCode.INVALID_DATA, "sample rate"),
     ('{"config": 5}', CloseCode.INVALID_DATA, "object"),
     ('{"config": {"words": "yes"}}', CloseCode.INVALID_DATA, "true or false"),
-    ('{"config": {"max_alternatives": -1}}', CloseCode.INVALID_DATA, "max_alternatives"),
+    ('{"config": {"max_alternatives": "many"}}', CloseCode.INVALID_DATA, "max_alternatives"),
+    ('{"config": {"phrase_list": ["a"], "phrase_boost": ["b"]}}', CloseCode.INVALID_DATA, "one"),
     ('{"config": {"sample_format": "f32le"}}', CloseCode.INVALID_DATA, "native"),
     ('{"config": {"native": true, "sample_format": "u8"}}', CloseCode.INVALID_DATA, "s16le"),
     ('{"config": {"phrase_list": "call home"}}', CloseCode.INVALID_DATA, "phrase_list"),
@@ -241,14 +288,31 @@ def test_phrase_list_travels_with_the_open() -> None:
     assert opens == [Open(8000, ("call home", "[unk]"), True)]
 
 
-def test_config_after_audio_and_messages_after_eof_are_refused() -> None:
+def test_config_after_audio_is_refused() -> None:
     s = Session()
     s.receive_bytes(pcm([1]))
     assert closes(s.receive_text('{"config": {"sample_rate": 16000}}'))[0].code == 1003
+
+
+def test_anything_after_eof_costs_nothing_owed() -> None:
+    """Audio, eof, then a duplicate eof and a stray chunk: those two are dropped with one
+    logged warning, and the replies owed for the audio before eof (its partial, the final)
+    still go out, then the normal close."""
     s = Session()
-    s.receive_bytes(pcm([1]))
-    s.receive_text('{"eof": 1}')
-    assert closes(s.receive_text('{"reset": 1}'))[0].code == 1003
+    s.receive_bytes(pcm([1, 2]))
+    assert s.receive_text('{"eof" : 1}') == [Finish()]
+    (warning,) = s.receive_text('{"eof" : 1}')
+    assert isinstance(warning, Log) and warning.level == logging.WARNING
+    assert "after the end of input" in warning.message
+    assert s.receive_bytes(pcm([3])) == []  # one warning per session
+    assert s.receive_text('{"reset" : 1}') == []
+    assert s.ignored == 3
+    assert sent(s.on_reply(reply(JobKind.AUDIO, part=partial("hel"), samples=2))) == [
+        {"partial": "hel"}
+    ]
+    actions = s.on_reply(reply(JobKind.FINISH, (final((HELLO,)),), ticket=1))
+    assert sent(actions) == [{"result": [HELLO.to_dict()], "text": "hello"}]
+    assert actions[-1] == Close(CloseCode.NORMAL, "")
 
 
 def test_non_finite_float_samples_are_refused() -> None:
@@ -267,7 +331,9 @@ def test_engine_failure_closes_with_internal_error() -> None:
     failed = Reply(0, JobKind.AUDIO, (), None, 1, 0.0, error="ValueError: boom")
     actions = s.on_reply(failed)
     assert closes(actions)[0] == Close(CloseCode.INTERNAL, "recognizer failure")
-    assert "boom" not in actions[0].text  # type: ignore[union-attr]  # no internals leak
+    assert all("boom" not in str(m) for m in sent(actions))  # no internals leak to the client
+    (log,) = [a for a in actions if isinstance(a, Log)]  # ... but the operator hears them
+    assert log.level == logging.ERROR and "ValueError: boom" in log.message
 
 
 messages = st.one_of(

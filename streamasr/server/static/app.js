@@ -6,6 +6,26 @@ let socket = null, context = null, stream = null;
 
 function status(text) { $("status").textContent = text; }
 
+// Close codes a user can act on, in words (docs/protocol.md has the full table).
+const CLOSES = {
+  1000: "done",
+  1001: "the server went away (restarting or idle): press Start to go on",
+  1008: "the session reached its time limit: press Start to go on",
+  1011: "the recognizer failed: press Start to retry",
+  1013: "the server is busy (every recognizer is in use): retry in a moment",
+};
+
+// A refused handshake reaches a page only as close code 1006: ask the server why.
+async function whyRefused() {
+  try {
+    const health = await fetch("healthz", { cache: "no-store" });
+    if (health.status === 503) return "the server is shutting down: retry in a moment";
+    return "the server is busy (every session slot is in use): retry in a moment";
+  } catch (e) {
+    return "the server cannot be reached: check that it is running, then retry";
+  }
+}
+
 function show(message) {
   document.body.dataset.messages = String(Number(document.body.dataset.messages || 0) + 1);
   if (message.error) { status("error: " + message.error); return; }
@@ -27,6 +47,8 @@ async function start() {
   stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
   });
+  const track = stream.getAudioTracks()[0];
+  $("hint").textContent = `Speak; the words appear below. Microphone: ${track && track.label ? track.label : "the browser's default"}.`;
   context = new AudioContext();
   await context.audioWorklet.addModule("worklet.js");
   const source = context.createMediaStreamSource(stream);
@@ -37,8 +59,16 @@ async function start() {
   socket = new WebSocket(`${scheme}//${url.host}/${token ? "?token=" + encodeURIComponent(token) : ""}`);
   socket.binaryType = "arraybuffer";
   socket.onmessage = (e) => show(JSON.parse(e.data));
-  socket.onclose = (e) => { status(`closed (${e.code}${e.reason ? ": " + e.reason : ""})`); cleanup(); };
-  await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+  let opened = false;
+  socket.onclose = async (e) => {
+    cleanup();
+    if (!opened) { status(await whyRefused()); return; }
+    status(CLOSES[e.code] || `closed (${e.code}${e.reason ? ": " + e.reason : ""})`);
+  };
+  await new Promise((resolve, reject) => {
+    socket.onopen = () => { opened = true; resolve(); };
+    socket.onerror = () => reject(new Error("no connection"));
+  });
   socket.send(JSON.stringify({ config: { sample_rate: context.sampleRate, native: true, sample_format: "f32le" } }));
   const chunk = Math.round(context.sampleRate / 10);  // ~100 ms per message
   let pending = [], size = 0;
@@ -69,6 +99,15 @@ function stop() {
   $("stop").disabled = true;
 }
 
-$("start").onclick = () => start().catch((e) => { status("error: " + e); cleanup(); });
+$("start").onclick = () => start().catch((e) => {
+  // A refused connection is explained by onclose; anything else (no microphone, ...) here.
+  if (!(socket && socket.readyState === WebSocket.CLOSED)) status("error: " + e.message);
+  cleanup();
+});
 $("stop").onclick = stop;
+// Name the microphone before Start when the browser already lets the page see it.
+navigator.mediaDevices?.enumerateDevices?.().then((devices) => {
+  const mic = devices.find((d) => d.kind === "audioinput" && d.label);
+  if (mic && !stream) $("hint").textContent = `Press Start and speak: the words appear below. Microphone: ${mic.label}.`;
+}).catch(() => {});
 if (new URL(location.href).searchParams.has("autostart")) $("start").click();
