@@ -145,7 +145,7 @@ def test_training_with_pretraining_and_a_tenth_of_the_transcripts(
     )
     model = train_and_evaluate(config, tmp_path)
     assert model.info and model.info["steps"] == config.num_steps
-    with pytest.raises(ValueError, match="unknown pretraining"):
+    with pytest.raises(ValueError, match="pretrain=.vae.: known: none, autoencoder"):
         train_and_evaluate(config.replace(pretrain="vae"), tmp_path / "other")
 
 
