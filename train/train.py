@@ -39,8 +39,8 @@ from train import checkpoint, data
 from train.configs.default import TrainConfig
 from train.initial import initial_params, load_start
 from train.parallel import DataParallel
+from train.perturb import augment
 from train.plot import plot_curves
-from train.vae import StepVAE, resample_features
 
 Metrics = dict[str, float]
 TrainStep = Callable[["TrainState", dict[str, jax.Array], jax.Array], tuple["TrainState", Any]]
@@ -196,38 +196,6 @@ def evaluate(
     if not refs:
         return {"cer": float("nan"), "wer": float("nan")}
     return {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps))}
-
-
-def augment(
-    batch: data.Batch,
-    config: TrainConfig,
-    stats: FeatureStats,
-    rng: np.random.Generator,
-    vae: tuple[StepVAE, Params] | None,
-    step: int,
-) -> data.Batch:
-    """The configured perturbations of one training batch, in a fixed order (the draws
-    from ``rng`` make runs with the same seed identical)."""
-    if vae is not None and config.vae_augment > 0 and rng.random() < config.vae_augment:
-        key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 1), step)
-        fps = config.model.frames_per_step
-        drawn = resample_features(vae[0], vae[1], batch.frames, fps, key)
-        keep_mask = (1.0 - batch.frame_paddings)[..., None]
-        batch = dataclasses.replace(batch, frames=(drawn * keep_mask).astype(np.float32))
-    if config.vtlp > 0:
-        batch = data.frequency_warp(batch, rng, config.features, config.vtlp)
-    if config.channel_eq_db > 0:
-        batch = data.channel_eq(batch, rng, stats, config.channel_eq_db)
-    if config.spec_augment:
-        batch = data.spec_augment(
-            batch,
-            rng,
-            config.freq_masks,
-            config.freq_mask_width,
-            config.time_masks,
-            config.time_mask_width,
-        )
-    return batch
 
 
 def choose_utterances(

@@ -297,9 +297,9 @@ def test_cli_refuses_a_bad_value_before_any_work(
         str(tmp_path / "m"),
     ]
     assert train_main([*run, "--vae-augment", "0.5"]) == 2  # and no --vae
-    assert "vae_path=''" in capsys.readouterr().err
+    assert "vae_path must name a VAE model file" in capsys.readouterr().err
     assert train_main([*run, "--minutes", "0"]) == 2
-    assert "time_budget_minutes=0.0" in capsys.readouterr().err
+    assert "time_budget_minutes must be positive, got 0.0" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
 

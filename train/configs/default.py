@@ -60,7 +60,7 @@ class TrainConfig:
             raise ValueError("invalid training config: " + "; ".join(problems))
 
     def problems(self) -> list[str]:
-        """'field=value: what it must be' for every field out of its range, or that
+        """'field must ..., got value' for every field out of its range, or that
         contradicts another field. Files the fields name are checked when training starts."""
         out: list[str] = []
 
@@ -69,7 +69,7 @@ class TrainConfig:
                 value: Any = self
                 for part in name.split("."):
                     value = getattr(value, part)
-                out.append(f"{name}={value!r}: {rule}")
+                out.append(f"{name} {rule}, got {value!r}")
 
         fps = self.model.frames_per_step
         need(
@@ -77,13 +77,13 @@ class TrainConfig:
             "model.input_dim",
             f"must equal the features' dim ({self.features.dim})",
         )
-        need(bool(self.train_manifests), "train_manifests", "need at least one manifest")
+        need(bool(self.train_manifests), "train_manifests", "must name at least one manifest")
         need(self.batch_frames >= 1, "batch_frames", "must be positive")
         buckets = self.length_buckets
         need(
             bool(buckets) and all(b > 0 and b % fps == 0 for b in buckets),
             "length_buckets",
-            f"need at least one, each a positive multiple of frames_per_step={fps}",
+            f"must be at least one length, each a positive multiple of frames_per_step ({fps})",
         )
         need(
             all(a < b for a, b in itertools.pairwise(buckets)),
@@ -108,29 +108,29 @@ class TrainConfig:
         for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
             need(getattr(self, name) >= 0, name, "must be >= 0")
         need(self.seed >= 0, "seed", "must be >= 0")
-        need(self.pretrain in PRETRAINING, "pretrain", f"known: {', '.join(PRETRAINING)}")
+        need(self.pretrain in PRETRAINING, "pretrain", f"must be one of {', '.join(PRETRAINING)}")
         need(self.pretrain_minutes > 0, "pretrain_minutes", "must be positive")
         need(
             1 <= self.pretrain_layers <= self.model.rnn_layers,
             "pretrain_layers",
-            f"must be in [1, rnn_layers={self.model.rnn_layers}]",
+            f"must be in [1, rnn_layers] = [1, {self.model.rnn_layers}]",
         )
         need(0.0 < self.transcribed_fraction <= 1.0, "transcribed_fraction", "must be in (0, 1]")
         need(0.0 <= self.vae_augment <= 1.0, "vae_augment", "must be in [0, 1]")
         need(
             bool(self.vae_path) or not (self.vae_frontend or self.vae_augment > 0),
             "vae_path",
-            "vae_frontend and vae_augment need a VAE model file",
+            "must name a VAE model file when vae_frontend or vae_augment is set",
         )
         need(
             not self.vae_frontend or self.model.frontend == "vae",
             "vae_frontend",
-            f'needs the model\'s frontend="vae", not {self.model.frontend!r}',
+            f'needs the model\'s frontend="vae" (not {self.model.frontend!r})',
         )
         need(
             not self.init_model or (self.pretrain == "none" and not self.vae_frontend),
             "init_model",
-            "replaces pretraining and vae_frontend: give one or the other",
+            "replaces pretrain and vae_frontend: give one or the other",
         )
         return out
 
