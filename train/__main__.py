@@ -5,15 +5,26 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from streamasr.model import artifact
 from streamasr.model.config import CELLS, FRONTENDS
-from train.configs.default import get_config
+from train.configs.default import PRETRAINING, TrainConfig, get_config
 from train.data import FEATURE_CACHE
+from train.initial import load_start
 from train.train import train_and_evaluate
 
+# Flags whose dest is the TrainConfig field they set.
+OPTIONS = ("time_budget_minutes", "train_manifests", "valid_manifests", "pretrain",
+           "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
+           "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "init_model",
+           "peak_learning_rate", "warmup_steps")  # fmt: skip
+SHAPE = ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")  # ModelConfig
 
-def main(argv: list[str] | None = None) -> int:
+
+def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
+    """The flags. Every default shown is read from ``defaults`` (the recipe), none retyped."""
+    d, m = defaults, defaults.model
     p = argparse.ArgumentParser(prog="train", description=__doc__)
     p.add_argument("--workdir", default="runs/default", help="checkpoints and logs")
     p.add_argument(
@@ -22,113 +33,162 @@ def main(argv: list[str] | None = None) -> int:
         help="features, keyed by manifest content and feature config (shared between runs)",
     )
     p.add_argument("--export", default=str(artifact.DEFAULT_MODEL_PATH), help="model file to write")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument(
+        "--minutes",
+        dest="time_budget_minutes",
+        type=float,
+        default=d.time_budget_minutes,
+        metavar="MINUTES",
+        help="wall-clock training budget (default %(default)s)",
+    )
     p.add_argument(
         "--steps", type=int, help="train exactly this many steps (the budget then only caps it)"
     )
-    p.add_argument("--train", nargs="+", help="training manifests (JSONL)")
-    p.add_argument("--valid", nargs="+", help="validation manifests (JSONL)")
+    p.add_argument(
+        "--train",
+        dest="train_manifests",
+        nargs="+",
+        default=d.train_manifests,
+        metavar="MANIFEST",
+        help=f"training manifests (JSONL; default {' '.join(d.train_manifests)})",
+    )
+    p.add_argument(
+        "--valid",
+        dest="valid_manifests",
+        nargs="+",
+        default=d.valid_manifests,
+        metavar="MANIFEST",
+        help=f"validation manifests (JSONL; default {' '.join(d.valid_manifests)})",
+    )
     p.add_argument(
         "--pretrain",
-        choices=("none", "autoencoder"),
-        help="denoising-autoencoder pretraining of the front end and lower layers first",
+        choices=PRETRAINING,
+        default=d.pretrain,
+        help="autoencoder: denoising pretraining of the front end and lower layers "
+        "first (default %(default)s)",
     )
-    p.add_argument("--pretrain-minutes", type=float, help="its budget (default 10)")
-    p.add_argument("--pretrain-layers", type=int, help="recurrent layers it trains (default 1)")
+    p.add_argument(
+        "--pretrain-minutes",
+        type=float,
+        default=d.pretrain_minutes,
+        help="its budget (default %(default)s)",
+    )
+    p.add_argument(
+        "--pretrain-layers",
+        type=int,
+        default=d.pretrain_layers,
+        help="recurrent layers it trains (default %(default)s)",
+    )
     p.add_argument(
         "--transcribed-fraction",
         type=float,
-        help="share of training utterances whose transcripts CTC uses (the rest: audio only)",
+        default=d.transcribed_fraction,
+        help="share of training utterances whose transcripts CTC uses (the rest: "
+        "audio only; default %(default)s)",
     )
-    p.add_argument("--vae", dest="vae_path", help="a VAE from python -m train.vae (vae.msgpack)")
+    p.add_argument(
+        "--vae",
+        dest="vae_path",
+        default=d.vae_path,
+        help="a VAE from python -m train.vae (vae.msgpack)",
+    )
     p.add_argument(
         "--vae-frontend",
         action="store_true",
-        default=None,
+        default=d.vae_frontend,
         help="frontend=vae, initialised from the VAE's encoder",
     )
     p.add_argument(
-        "--vae-augment", type=float, help="share of batches re-drawn through the VAE (0 to 1)"
+        "--vae-augment",
+        type=float,
+        default=d.vae_augment,
+        help="share of batches re-drawn through the VAE (0 to 1; default %(default)s)",
     )
     p.add_argument(
         "--vtlp",
         type=float,
-        help="warp each training utterance's frequency axis by up to +-this share (e.g. 0.1)",
+        default=d.vtlp,
+        help="warp each training utterance's frequency axis by up to +-this share "
+        "(e.g. 0.1; default %(default)s)",
     )
     p.add_argument(
         "--channel-eq",
         dest="channel_eq_db",
         type=float,
-        help="pass each training utterance through a random smooth channel of up to +-this dB",
+        default=d.channel_eq_db,
+        help="pass each training utterance through a random smooth channel of up "
+        "to +-this dB (default %(default)s)",
     )
     p.add_argument(
         "--init",
         dest="init_model",
+        default=d.init_model,
         help="fine-tune this model file (its shape, features and normalisation; fresh optimizer)",
     )
-    p.add_argument("--peak-lr", dest="peak_learning_rate", type=float, help="AdamW peak (1.5e-3)")
     p.add_argument(
-        "--warmup-steps", type=int, help="linear warmup to the peak, in steps (default 400)"
+        "--peak-lr",
+        dest="peak_learning_rate",
+        type=float,
+        default=d.peak_learning_rate,
+        help="AdamW peak (default %(default)s)",
     )
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=d.warmup_steps,
+        help="linear warmup to the peak, in steps (default %(default)s)",
+    )
+    # No argparse defaults here: with --init a shape flag given at all is an error.
     shape = p.add_argument_group("model shape (default: the bundled model's)")
-    shape.add_argument("--frontend", choices=FRONTENDS, help="time-subsampling front end")
-    shape.add_argument("--cell", choices=CELLS, help="recurrent cell")
-    shape.add_argument("--rnn-layers", type=int, help="stacked recurrent layers")
-    shape.add_argument("--rnn-hidden", type=int, help="units per recurrent layer")
-    shape.add_argument("--residual-blocks", type=int, help="stride-1 residual conv blocks")
-    args = p.parse_args(argv)
-    config = get_config()
+    shape.add_argument(
+        "--frontend", choices=FRONTENDS, help=f"time-subsampling front end (default {m.frontend})"
+    )
+    shape.add_argument("--cell", choices=CELLS, help=f"recurrent cell (default {m.cell})")
+    shape.add_argument(
+        "--rnn-layers", type=int, help=f"stacked recurrent layers (default {m.rnn_layers})"
+    )
+    shape.add_argument(
+        "--rnn-hidden", type=int, help=f"units per recurrent layer (default {m.rnn_hidden})"
+    )
+    shape.add_argument(
+        "--residual-blocks",
+        type=int,
+        help=f"stride-1 residual conv blocks (default {m.residual_blocks})",
+    )
+    return p
+
+
+def config_from(args: argparse.Namespace, defaults: TrainConfig) -> TrainConfig:
+    """The recipe with the flags applied (ValueError, naming the field, if invalid)."""
     if args.vae_frontend:
         args.frontend = "vae"
-    changes = {
-        name: getattr(args, name)
-        for name in ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")
-        if getattr(args, name) is not None
-    }
-    options = {
-        name: getattr(args, name)
-        for name in (
-            "pretrain",
-            "pretrain_minutes",
-            "pretrain_layers",
-            "transcribed_fraction",
-            "vae_path",
-            "vae_frontend",
-            "vae_augment",
-            "vtlp",
-            "channel_eq_db",
-            "init_model",
-            "peak_learning_rate",
-            "warmup_steps",
-        )
-        if getattr(args, name) is not None
-    }
+    shape = {name: getattr(args, name) for name in SHAPE if getattr(args, name) is not None}
+    model, features = defaults.model, defaults.features
     if args.init_model:
-        if changes:
-            print("train: error: --init takes the model's shape from the file", file=sys.stderr)
-            return 2
-        try:
-            start = artifact.load(args.init_model)
-        except artifact.ArtifactError as e:
-            print(f"train: error: {e}", file=sys.stderr)
-            return 2
-        config = config.replace(model=start.model, features=start.features)
-    try:
-        config = config.replace(model=config.model.replace(**changes), **options)
-    except ValueError as e:
-        print(f"train: error: {e}", file=sys.stderr)
-        return 2
-    if args.minutes is not None:
-        config = config.replace(time_budget_minutes=args.minutes)
+        if shape:
+            raise ValueError("--init takes the model's shape from the file")
+        start = artifact.load(args.init_model)
+        model, features = start.model, start.features
+    changes: dict[str, Any] = {name: getattr(args, name) for name in OPTIONS}
+    changes.update(model=model.replace(**shape), features=features)
+    changes.update(train_manifests=tuple(changes["train_manifests"]),
+                   valid_manifests=tuple(changes["valid_manifests"]))  # fmt: skip
     if args.steps is not None:
-        config = config.replace(num_steps=args.steps, fixed_steps=True)
-    if args.train:
-        config = config.replace(train_manifests=tuple(args.train))
-    if args.valid:
-        config = config.replace(valid_manifests=tuple(args.valid))
-    missing = [m for m in config.train_manifests if not Path(m).exists()]
-    if missing:
-        print(f"train: error: no such manifest: {', '.join(missing)}", file=sys.stderr)
+        changes.update(num_steps=args.steps, fixed_steps=True)
+    return defaults.replace(**changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = get_config()
+    args = parser(defaults).parse_args(argv)
+    try:
+        config = config_from(args, defaults)
+        missing = [m for m in config.train_manifests if not Path(m).exists()]
+        if missing:
+            raise ValueError(f"no such manifest: {', '.join(missing)}")
+        load_start(config)  # the model and VAE files it names, before any work
+    except ValueError as e:  # artifact.ArtifactError is one
+        print(f"train: error: {e}", file=sys.stderr)
         return 2
     model = train_and_evaluate(config, args.workdir, args.feature_cache)
     artifact.save(model, args.export)

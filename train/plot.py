@@ -1,4 +1,5 @@
-"""Validation CER of several training runs against wall-clock time, on one figure.
+"""Training curves: one run's (``plot_curves``, drawn by the trainer at every validation)
+and the validation CER of several runs against wall-clock time, on one figure.
 
 ``python -m train.plot LABEL=runs/x/log.jsonl ... --out curves.png [--metric KEY]`` compares
 runs minute for minute, which is fair between models whose steps cost different amounts
@@ -12,7 +13,28 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from train.logs import eval_points
+from train.logs import eval_points, log_records
+
+
+def plot_curves(log_path: Path, png_path: Path) -> None:
+    """One run: training loss per step, and every validation CER per step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train_rows = log_records(log_path, "train")
+    eval_rows = log_records(log_path, "eval")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot([r["step"] for r in train_rows], [r["loss_per_char"] for r in train_rows])
+    ax1.set(xlabel="step", ylabel="CTC loss per character", yscale="log", title="training loss")
+    for key in sorted({k for r in eval_rows for k in r if k.endswith("/cer")}):
+        ax2.plot([r["step"] for r in eval_rows], [r[key] for r in eval_rows], label=key)
+    ax2.set(xlabel="step", ylabel="greedy CER", title="validation")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

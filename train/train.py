@@ -1,11 +1,12 @@
-"""CTC training of the streaming encoder: ``train_and_evaluate(config, workdir)``.
+"""CTC training of the streaming encoder, in the shape of the flax examples:
+``create_train_state``, ``train_step(state, batch, lr) -> (state, metrics)``,
+``eval_step``, and the loop ``train_and_evaluate(config, workdir)``.
 
 AdamW (explicit learning-rate input: warmup then cosine decay fitted to a time budget
-and refitted as the measured speed changes),
-global-norm clipping, optax.ctc_loss, length-bucketed batches, data parallel over every
-visible JAX device (batch sharded on a 'data' mesh axis, parameters replicated),
-validation CER every ``eval_every`` steps, checkpoints with resume, a JSON log and a PNG of
-the curves. Only this function touches files.
+and refitted as the measured speed changes), global-norm clipping, optax.ctc_loss,
+length-bucketed batches, data parallel over every visible JAX device (train/parallel.py),
+validation CER every ``eval_every`` steps, checkpoints with resume (train/checkpoint.py),
+a JSON log and a PNG of the curves. Only ``train_and_evaluate`` touches files.
 """
 
 from __future__ import annotations
@@ -24,26 +25,39 @@ import jax.numpy as jnp
 import jiwer
 import numpy as np
 import optax
-from flax import serialization
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from flax import struct
 from tqdm import tqdm
 
+from streamasr.features.mfcc import FRAMES_PER_SECOND
 from streamasr.features.normalize import FeatureStats
-from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
 from streamasr.model.config import ModelConfig
 from streamasr.model.encoder import Encoder, init_state
-from streamasr.model.step import Params, init_params
+from streamasr.model.step import Params
 from streamasr.vocab import BLANK, decode
-from train import data
+from train import checkpoint, data
 from train.configs.default import TrainConfig
-from train.logs import log_records
+from train.initial import initial_params, load_start
+from train.parallel import DataParallel
+from train.perturb import augment
+from train.plot import plot_curves
 
 Metrics = dict[str, float]
+TrainStep = Callable[["TrainState", dict[str, jax.Array], jax.Array], tuple["TrainState", Any]]
+EvalStep = Callable[[Params, jax.Array], jax.Array]
 
 FIT_FROM = 100  # by this step every length bucket has (almost surely) been compiled
 FIT_OVER = 100  # steps timed to fit the learning-rate schedule to the time budget
 EVAL_OVERHEAD = 1.04  # validation and checkpoints take a few percent of the time
+LOG_EVERY = 50  # steps between "train" rows of the log (each one waits for the device)
+
+
+@struct.dataclass
+class TrainState:
+    step: jax.Array  # [] int32 optimizer steps taken
+    params: Params  # the encoder's weights, replicated on every device
+    opt_state: optax.OptState  # AdamW moments, replicated
+    dropout_rng: jax.Array  # PRNG key; step n's dropout uses fold_in(dropout_rng, n)
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -62,6 +76,17 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     floor = config.final_learning_rate_fraction
     return config.peak_learning_rate * (
         floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
+
+
+def create_train_state(config: TrainConfig, params: Params, parallel: DataParallel) -> TrainState:
+    """Step 0 from ``params`` (fresh, fine-tuned or pretrained: train/initial.py)."""
+    params = parallel.replicate(params)
+    return TrainState(
+        step=jnp.int32(0),
+        params=params,
+        opt_state=make_optimizer(config).init(params),
+        dropout_rng=jax.random.PRNGKey(config.seed),
     )
 
 
@@ -88,42 +113,41 @@ def ctc_loss(
     return jnp.sum(per_sequence * real), chars
 
 
-def make_train_step(
-    config: TrainConfig,
-) -> Callable[..., tuple[Params, optax.OptState, Metrics]]:
+def make_train_step(config: TrainConfig) -> TrainStep:
+    """The jitted ``train_step(state, batch, lr) -> (state, metrics)``; the state is donated."""
     tx = make_optimizer(config)
 
     def train_step(
-        params: Params,
-        opt_state: optax.OptState,
-        batch: dict[str, jax.Array],
-        rng: jax.Array,
-        lr: jax.Array,
-    ) -> tuple[Params, optax.OptState, dict[str, jax.Array]]:
+        state: TrainState, batch: dict[str, jax.Array], lr: jax.Array
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
+        rng = jax.random.fold_in(state.dropout_rng, state.step)
+
         def objective(p: Params) -> tuple[jax.Array, jax.Array]:
             total, chars = ctc_loss(config.model, p, batch, rng)
             return total / jnp.maximum(chars, 1.0), chars
 
-        (loss, chars), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = jax.tree_util.tree_map(lambda p, u: p - lr * u, params, updates)
+        (loss, chars), grads = jax.value_and_grad(objective, has_aux=True)(state.params)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = jax.tree_util.tree_map(lambda p, u: p - lr * u, state.params, updates)
         metrics = {"loss_per_char": loss, "grad_norm": optax.tree.norm(grads), "chars": chars}
-        return params, opt_state, metrics
+        new = dataclasses.replace(state, step=state.step + 1, params=params, opt_state=opt_state)
+        return new, metrics
 
-    return jax.jit(train_step, donate_argnums=(0, 1))
+    return jax.jit(train_step, donate_argnums=(0,))
 
 
-def make_greedy_fn(model: ModelConfig) -> Callable[[Params, jax.Array], jax.Array]:
-    """Whole-utterance forward pass -> best symbol per output frame. By the streaming
-    property this equals what the streaming step would produce."""
+def make_eval_step(model: ModelConfig) -> EvalStep:
+    """The jitted ``eval_step(params, frames) -> best symbol per output frame``: a
+    whole-utterance forward pass, which by the streaming property equals what the
+    streaming step would produce."""
 
-    def best_symbols(params: Params, frames: jax.Array) -> jax.Array:
+    def eval_step(params: Params, frames: jax.Array) -> jax.Array:
         logits, _ = Encoder(model).apply(
             {"params": params}, init_state(model, frames.shape[0]), frames
         )
         return jnp.argmax(logits, axis=-1)
 
-    return jax.jit(best_symbols)
+    return jax.jit(eval_step)
 
 
 def collapse(symbols: np.ndarray) -> str:
@@ -138,14 +162,14 @@ def collapse(symbols: np.ndarray) -> str:
 
 
 def evaluate(
-    greedy: Callable[[Params, jax.Array], jax.Array],
+    eval_step: EvalStep,
     params: Params,
     features: data.FeatureSet,
     stats: FeatureStats,
     config: TrainConfig,
-    put: Callable[[np.ndarray], jax.Array],
-    row_multiple: int,
+    parallel: DataParallel,
 ) -> Metrics:
+    """Greedy CER and WER on the first ``config.eval_utterances`` that fit a bucket."""
     indices = np.arange(min(len(features), config.eval_utterances))
     lengths = features.lengths()
     indices = indices[lengths[indices] <= config.length_buckets[-1]]
@@ -159,10 +183,10 @@ def evaluate(
         config.batch_frames,
         stats,
         None,
-        row_multiple,
+        parallel.row_multiple,
         fps,
     ):
-        best = np.asarray(greedy(params, put(batch.frames)))
+        best = np.asarray(eval_step(params, parallel.shard_batch(batch.frames)))
         for row, i in enumerate(batch.indices.tolist()):
             if i < 0:
                 continue
@@ -174,57 +198,23 @@ def evaluate(
     return {"cer": float(jiwer.cer(refs, hyps)), "wer": float(jiwer.wer(refs, hyps))}
 
 
-def load_vae(path: str) -> tuple[Any, Params]:
-    """(StepVAE module, parameters) from train/vae.py's vae.msgpack."""
-    from train.vae import StepVAE
-
-    if not path or not Path(path).is_file():
-        raise ValueError(f"no VAE model at {path!r} (python -m train.vae writes vae.msgpack)")
-    params = serialization.msgpack_restore(Path(path).read_bytes())
-    step_dim, width = params["step_projection"]["kernel"].shape
-    return StepVAE(step_dim, width), params
-
-
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(serialization.msgpack_serialize(payload))
-    tmp.replace(path)
+def choose_utterances(
+    config: TrainConfig, features: data.FeatureSet
+) -> tuple[np.ndarray, np.ndarray]:
+    """(indices whose transcripts CTC uses, indices usable as audio): a fixed, seeded
+    subset keeps its transcripts when ``transcribed_fraction`` < 1."""
+    usable = data.usable(features, config.length_buckets, config.model.frames_per_step)
+    if config.transcribed_fraction == 1.0:
+        return usable, usable
+    chosen = np.random.default_rng(config.seed).permutation(len(usable))
+    count = max(1, int(len(usable) * config.transcribed_fraction))
+    return np.sort(usable[chosen[:count]]), usable
 
 
-def plot_curves(log_path: Path, png_path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train_rows = log_records(log_path, "train")
-    eval_rows = log_records(log_path, "eval")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot([r["step"] for r in train_rows], [r["loss_per_char"] for r in train_rows])
-    ax1.set(xlabel="step", ylabel="CTC loss per character", yscale="log", title="training loss")
-    for key in sorted({k for r in eval_rows for k in r if k.endswith("/cer")}):
-        ax2.plot([r["step"] for r in eval_rows], [r[key] for r in eval_rows], label=key)
-    ax2.set(xlabel="step", ylabel="greedy CER", title="validation")
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
-
-
-def check_fine_tunable(start: ModelArtifact, config: TrainConfig) -> None:
-    """A model can be fine-tuned only into its own shape and features."""
-    if start.model != config.model:
-        raise ValueError(
-            f"init_model has shape {start.model.to_dict()}, the config asks for "
-            f"{config.model.to_dict()}"
-        )
-    if start.features != config.features:
-        raise ValueError(
-            f"init_model uses features {start.features.to_dict()}, the config asks for "
-            f"{config.features.to_dict()}"
-        )
-    if config.pretrain != "none" or config.vae_frontend:
-        raise ValueError("init_model replaces pretraining: give one or the other")
+def fitted_total_steps(config: TrainConfig, step: int, per_step: float, seconds_left: float) -> int:
+    """The schedule's length that spends the rest of the budget at ``per_step`` seconds
+    a step (at least one more step, at most num_steps)."""
+    return max(step + 1, min(config.num_steps, step + int(seconds_left / per_step)))
 
 
 def train_and_evaluate(
@@ -235,102 +225,55 @@ def train_and_evaluate(
     Features are cached in feature_cache (default workdir/features) under a key of the
     manifests' content and the feature config, so runs on the same data can share one cache.
     """
+    start = load_start(config)  # the files the config names, checked before any work
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cache = Path(feature_cache) if feature_cache is not None else workdir / "features"
-    model = config.model
-    devices = jax.devices()
-    mesh = Mesh(np.array(devices), ("data",))
-    batch_sharding = NamedSharding(mesh, PartitionSpec("data"))  # type: ignore[no-untyped-call]
-    replicated = NamedSharding(mesh, PartitionSpec())  # type: ignore[no-untyped-call]
+    log_path, ckpt_path = workdir / "log.jsonl", workdir / "checkpoint.msgpack"
+    resuming = ckpt_path.exists()
 
-    def put(x: np.ndarray) -> jax.Array:
-        out: jax.Array = jax.device_put(x, batch_sharding)
-        return out
+    def log(row: dict[str, Any]) -> None:
+        with log_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
 
-    print(f"training on {len(devices)} {devices[0].platform} device(s)", flush=True)
+    parallel = DataParallel.over_visible_devices()
+    print(f"training on {parallel.describe()}", flush=True)
     train_set = data.load_features(config.train_manifests, config.features, cache)
     valid_sets = {
         Path(m).stem: data.load_features([m], config.features, cache, limit=config.eval_utterances)
         for m in config.valid_manifests
         if Path(m).exists()
     }
-    start_from = artifact.load(config.init_model) if config.init_model else None
-    if start_from is not None:
-        check_fine_tunable(start_from, config)
-        # The weights were trained on inputs normalised this way: keep it.
-        stats = start_from.stats
-    else:
-        stats = data.compute_stats(train_set)
-    keep = data.usable(train_set, config.length_buckets, model.frames_per_step)
-    hours = float(train_set.lengths()[keep].sum()) / 100 / 3600
-    print(f"{len(keep)} of {len(train_set)} training utterances usable ({hours:.1f} h)", flush=True)
-
-    if not 0.0 < config.transcribed_fraction <= 1.0:
-        raise ValueError(
-            f"transcribed_fraction must be in (0, 1], got {config.transcribed_fraction}"
-        )
-    audio_only = keep
+    # A fine-tuned model's weights were trained on inputs normalised its way: keep it.
+    stats = start.model.stats if start.model is not None else data.compute_stats(train_set)
+    transcribed, usable = choose_utterances(config, train_set)
+    hours = float(train_set.lengths()[usable].sum()) / FRAMES_PER_SECOND / 3600
+    kept = f"{len(usable)} of {len(train_set)} training utterances usable ({hours:.1f} h)"
+    print(kept, flush=True)
     if config.transcribed_fraction < 1.0:
-        # A fixed, seeded subset keeps its transcripts; the rest is audio for pretraining.
-        chosen = np.random.default_rng(config.seed).permutation(len(keep))
-        keep = np.sort(keep[chosen[: max(1, int(len(keep) * config.transcribed_fraction))]])
-        print(f"CTC uses the transcripts of {len(keep)} utterances", flush=True)
+        print(f"CTC uses the transcripts of {len(transcribed)} utterances", flush=True)
 
-    rng = jax.random.PRNGKey(config.seed)
-    params = init_params(model, rng) if start_from is None else start_from.params
-    log_path = workdir / "log.jsonl"
-    ckpt_path = workdir / "checkpoint.msgpack"
-    if config.pretrain == "autoencoder" and not ckpt_path.exists():
-        from train.pretrain import merge_pretrained, pretrain
-
-        def log_pretrain(row: dict[str, float]) -> None:
-            with log_path.open("a") as f:
-                f.write(json.dumps({"kind": "pretrain", **row}) + "\n")
-
-        print(f"autoencoder pretraining on {len(audio_only)} utterances", flush=True)
-        encoder_params, losses = pretrain(
-            model,
-            train_set,
-            audio_only,
-            stats,
-            config.length_buckets,
-            config.batch_frames,
-            layers=config.pretrain_layers,
-            minutes=config.pretrain_minutes,
-            seed=config.seed,
-            log=log_pretrain,
+    params = initial_params(
+        config,
+        start,
+        None if resuming else (train_set, usable, stats),
+        lambda row: log({"kind": "pretrain", **row}),
+    )
+    state = create_train_state(config, params, parallel)
+    step, total_steps, elapsed_before = 0, config.num_steps, 0.0
+    if resuming:
+        saved = checkpoint.restore(ckpt_path, state.params, state.opt_state)
+        step, total_steps, elapsed_before = saved.step, saved.total_steps, saved.elapsed
+        state = dataclasses.replace(
+            state,
+            step=jnp.int32(step),
+            params=parallel.replicate(saved.params),
+            opt_state=parallel.replicate(saved.opt_state),
         )
-        print(f"pretrained {len(losses)} steps, reconstruction MSE {losses[-1]:.3f}", flush=True)
-        params = merge_pretrained(params, encoder_params)
-    elif config.pretrain not in ("none", "autoencoder"):
-        raise ValueError(f"unknown pretraining {config.pretrain!r}; known: none, autoencoder")
-    vae: tuple[Any, Params] | None = None
-    if config.vae_frontend or config.vae_augment > 0:
-        vae = load_vae(config.vae_path)
-    if config.vae_frontend and not ckpt_path.exists():
-        from train.pretrain import merge_pretrained
-
-        if model.frontend != "vae":
-            raise ValueError('vae_frontend needs the model\'s frontend="vae"')
-        assert vae is not None
-        params = merge_pretrained(params, {"step_projection": vae[1]["step_projection"]})
-    params = jax.device_put(params, replicated)
-    opt_state = make_optimizer(config).init(params)
-    step = 0
-    total_steps = config.num_steps
-    elapsed_before = 0.0
-    if ckpt_path.exists():
-        restored = serialization.msgpack_restore(ckpt_path.read_bytes())
-        params = serialization.from_state_dict(params, restored["params"])
-        opt_state = serialization.from_state_dict(opt_state, restored["opt_state"])
-        step = int(restored["step"])
-        total_steps = int(restored["total_steps"])
-        elapsed_before = float(restored["elapsed"])
         print(f"resumed from step {step}", flush=True)
 
     train_step = make_train_step(config)
-    greedy = make_greedy_fn(model)
+    eval_step = make_eval_step(config.model)
     np_rng = np.random.default_rng(config.seed + step)
     started = time.monotonic() - elapsed_before
     budget = config.time_budget_minutes * 60
@@ -339,29 +282,18 @@ def train_and_evaluate(
     audio_seconds = 0.0
     window_start = time.monotonic()
     bar = tqdm(total=total_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=2)
+    last_saved = step if resuming else -1
 
-    last_saved = step if ckpt_path.exists() else -1
-
-    def validate_and_save() -> None:
-        nonlocal last_saved
-        last_saved = step
+    def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
         record: dict[str, Any] = {"kind": "eval", "step": step, "time": time.monotonic() - started}
-        for name, vs in valid_sets.items():
-            for k, v in evaluate(greedy, params, vs, stats, config, put, len(devices)).items():
+        for name, valid in valid_sets.items():
+            for k, v in evaluate(eval_step, state.params, valid, stats, config, parallel).items():
                 record[f"{name}/{k}"] = v
-        with log_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        log(record)
         tqdm.write(json.dumps(record))
-        _save_checkpoint(
-            ckpt_path,
-            {
-                "params": serialization.to_state_dict(jax.device_get(params)),
-                "opt_state": serialization.to_state_dict(jax.device_get(opt_state)),
-                "step": step,
-                "total_steps": total_steps,
-                "elapsed": time.monotonic() - started,
-            },
-        )
+        elapsed = time.monotonic() - started
+        saved = checkpoint.Checkpoint(state.params, state.opt_state, step, total_steps, elapsed)
+        checkpoint.save(ckpt_path, saved)
         plot_curves(log_path, workdir / "curves.png")
 
     done = step >= total_steps
@@ -370,55 +302,32 @@ def train_and_evaluate(
         epoch += 1
         for batch in data.batches(
             train_set,
-            keep,
+            transcribed,
             config.length_buckets,
             config.batch_frames,
             stats,
             np_rng,
-            len(devices),
-            model.frames_per_step,
+            parallel.row_multiple,
+            config.model.frames_per_step,
         ):
-            if vae is not None and config.vae_augment > 0 and np_rng.random() < config.vae_augment:
-                from train.vae import resample_features
-
-                key = jax.random.fold_in(jax.random.PRNGKey(config.seed + 1), step)
-                drawn = resample_features(vae[0], vae[1], batch.frames, model.frames_per_step, key)
-                keep_mask = (1.0 - batch.frame_paddings)[..., None]
-                batch = dataclasses.replace(batch, frames=(drawn * keep_mask).astype(np.float32))
-            if config.vtlp > 0:
-                batch = data.frequency_warp(batch, np_rng, config.features, config.vtlp)
-            if config.channel_eq_db > 0:
-                batch = data.channel_eq(batch, np_rng, stats, config.channel_eq_db)
-            if config.spec_augment:
-                batch = data.spec_augment(
-                    batch,
-                    np_rng,
-                    config.freq_masks,
-                    config.freq_mask_width,
-                    config.time_masks,
-                    config.time_mask_width,
-                )
+            batch = augment(batch, config, stats, np_rng, start.vae, step)
             arrays = {
-                "frames": put(batch.frames),
-                "frame_paddings": put(batch.frame_paddings),
-                "labels": put(batch.labels),
-                "label_paddings": put(batch.label_paddings),
+                "frames": parallel.shard_batch(batch.frames),
+                "frame_paddings": parallel.shard_batch(batch.frame_paddings),
+                "labels": parallel.shard_batch(batch.labels),
+                "label_paddings": parallel.shard_batch(batch.label_paddings),
             }
             lr = learning_rate(config, step, total_steps)
-            params, opt_state, metrics = train_step(
-                params, opt_state, arrays, jax.random.fold_in(rng, step), jnp.float32(lr)
-            )
+            state, metrics = train_step(state, arrays, jnp.float32(lr))
             step += 1
-            audio_seconds += float((1.0 - batch.frame_paddings).sum()) / 100
-            if step % 50 == 0 or step == total_steps:
+            audio_seconds += float((1.0 - batch.frame_paddings).sum()) / FRAMES_PER_SECOND
+            if step % LOG_EVERY == 0 or step == total_steps:
                 m = {k: float(v) for k, v in metrics.items()}
                 now = time.monotonic()
                 speed = audio_seconds / max(1e-9, now - window_start)
                 audio_seconds, window_start = 0.0, now
                 row = {"kind": "train", "step": step, "lr": lr, "epoch": epoch, **m}
-                row["audio_seconds_per_second"] = speed
-                with log_path.open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                log({**row, "audio_seconds_per_second": speed})
                 bar.set_postfix(loss=f"{m['loss_per_char']:.3f}", audio_x=f"{speed:.0f}")
                 if not math.isfinite(m["loss_per_char"]):
                     raise FloatingPointError(f"loss became {m['loss_per_char']} at step {step}")
@@ -434,22 +343,23 @@ def train_and_evaluate(
                 # slowly, so the learning rate does not jump.
                 now = time.monotonic()
                 per_step = (now - fit_clock) / (step - fit_step) * EVAL_OVERHEAD
-                remaining = budget - (now - started)
-                total_steps = max(step + 1, min(config.num_steps, step + int(remaining / per_step)))
+                total_steps = fitted_total_steps(config, step, per_step, budget - (now - started))
                 bar.total = total_steps
             bar.update(1)
             if step % config.eval_every == 0 or step >= total_steps:
-                validate_and_save()
+                validate_and_save(state, step, total_steps)
+                last_saved = step
             out_of_time = not config.fixed_steps and time.monotonic() - started > budget * 1.05
             if step >= total_steps or out_of_time:
                 done = True
                 break
     bar.close()
     if last_saved != step:
-        validate_and_save()
+        validate_and_save(state, step, total_steps)
     info = {
         "steps": step,
         "train_hours": round(hours, 2),
         "train_config": json.loads(json.dumps(asdict(config), default=str)),
     }
-    return ModelArtifact(model, config.features, stats, jax.device_get(params), info=info)
+    params = jax.device_get(state.params)
+    return ModelArtifact(config.model, config.features, stats, params, info=info)

@@ -16,7 +16,7 @@ from streamasr.engine.stream import Stream
 from streamasr.features.normalize import FeatureStats
 from streamasr.model import artifact
 from train import data
-from train.configs.default import TrainConfig, get_smoke_config
+from train.configs.default import TrainConfig, get_config, get_smoke_config
 from train.train import collapse, learning_rate, train_and_evaluate
 
 SENTENCES = ["one two three", "hello there", "good morning to you", "stop", "go left", "yes no"]
@@ -145,8 +145,6 @@ def test_training_with_pretraining_and_a_tenth_of_the_transcripts(
     )
     model = train_and_evaluate(config, tmp_path)
     assert model.info and model.info["steps"] == config.num_steps
-    with pytest.raises(ValueError, match="unknown pretraining"):
-        train_and_evaluate(config.replace(pretrain="vae"), tmp_path / "other")
 
 
 def test_vae_learns_a_real_elbo_and_draws_from_the_prior(manifest: Path, tmp_path: Path) -> None:
@@ -262,3 +260,54 @@ def test_fine_tuning_cli_takes_the_shape_from_the_file(
     bundled = str(artifact.DEFAULT_MODEL_PATH)
     assert train_main(["--init", bundled, "--cell", "gru", "--steps", "1"]) == 2
     assert "shape from the file" in capsys.readouterr().err
+
+
+def test_the_files_a_config_names_are_checked_before_any_work(tmp_path: Path) -> None:
+    """A wrong model or VAE file fails at once: no work directory, no features loaded
+    (the manifest does not even exist, and is not what the error is about)."""
+    from flax import serialization
+
+    base = get_smoke_config().replace(train_manifests=(str(tmp_path / "none.jsonl"),))
+    workdir = tmp_path / "run"
+    bundled = str(artifact.DEFAULT_MODEL_PATH)  # 80 log-mel bands, not the smoke config's 20
+    with pytest.raises(ValueError, match="init_model has shape"):
+        train_and_evaluate(base.replace(init_model=bundled), workdir)
+    with pytest.raises(ValueError, match="no VAE model"):
+        train_and_evaluate(base.replace(vae_path=str(tmp_path / "none"), vae_augment=0.5), workdir)
+    wrong = tmp_path / "vae.msgpack"  # reads 7 values a step; the smoke model's step has 4 x 20
+    wrong.write_bytes(
+        serialization.msgpack_serialize({"step_projection": {"kernel": np.zeros((7, 16))}})
+    )
+    with pytest.raises(ValueError, match="reads 7 values per step"):
+        train_and_evaluate(base.replace(vae_path=str(wrong), vae_augment=0.5), workdir)
+    assert not workdir.exists()
+
+
+def test_cli_refuses_a_bad_value_before_any_work(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from train.__main__ import main as train_main
+
+    run = [
+        "--train",
+        str(manifest),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--export",
+        str(tmp_path / "m"),
+    ]
+    assert train_main([*run, "--vae-augment", "0.5"]) == 2  # and no --vae
+    assert "vae_path must name a VAE model file" in capsys.readouterr().err
+    assert train_main([*run, "--minutes", "0"]) == 2
+    assert "time_budget_minutes must be positive, got 0.0" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_cli_help_shows_the_configs_defaults() -> None:
+    from train.__main__ import parser
+
+    recipe = get_config().replace(peak_learning_rate=7e-4, pretrain_minutes=12.5, vtlp=0.25)
+    text = " ".join(parser(recipe).format_help().split())
+    assert "AdamW peak (default 0.0007)" in text
+    assert "its budget (default 12.5)" in text
+    assert "+-this share (e.g. 0.1; default 0.25)" in text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streamasr.features.mfcc import FeatureConfig
 from streamasr.model.config import ModelConfig
+
+PRETRAINING = ("none", "autoencoder")  # the values of TrainConfig.pretrain
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,86 @@ class TrainConfig:
     vae_augment: float = 0.0  # share of batches whose features are re-drawn through it
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.vtlp < 0.5:
-            raise ValueError(f"vtlp must be in [0, 0.5), got {self.vtlp}")
-        if not 0.0 <= self.channel_eq_db <= 30.0:
-            raise ValueError(f"channel_eq_db must be in [0, 30] dB, got {self.channel_eq_db}")
-        if self.peak_learning_rate <= 0 or self.warmup_steps < 0:
-            raise ValueError(
-                f"need a positive peak learning rate and warmup >= 0, got "
-                f"{self.peak_learning_rate} and {self.warmup_steps}"
-            )
+        """Every field checked before any work: one ValueError that names each bad field
+        and its value (a typo in a long run's config should cost seconds, not an hour)."""
+        problems = self.problems()
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """'field must ..., got value' for every field out of its range, or that
+        contradicts another field. Files the fields name are checked when training starts."""
+        out: list[str] = []
+
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                value: Any = self
+                for part in name.split("."):
+                    value = getattr(value, part)
+                out.append(f"{name} {rule}, got {value!r}")
+
+        fps = self.model.frames_per_step
+        need(
+            self.model.input_dim == self.features.dim,
+            "model.input_dim",
+            f"must equal the features' dim ({self.features.dim})",
+        )
+        need(bool(self.train_manifests), "train_manifests", "must name at least one manifest")
+        need(self.batch_frames >= 1, "batch_frames", "must be positive")
+        buckets = self.length_buckets
+        need(
+            bool(buckets) and all(b > 0 and b % fps == 0 for b in buckets),
+            "length_buckets",
+            f"must be at least one length, each a positive multiple of frames_per_step ({fps})",
+        )
+        need(
+            all(a < b for a, b in itertools.pairwise(buckets)),
+            "length_buckets",
+            "must increase",
+        )
+        need(self.peak_learning_rate > 0, "peak_learning_rate", "must be positive")
+        need(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+        need(
+            0.0 <= self.final_learning_rate_fraction <= 1.0,
+            "final_learning_rate_fraction",
+            "must be in [0, 1]",
+        )
+        need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        need(self.clip_norm > 0, "clip_norm", "must be positive")
+        need(self.num_steps >= 1, "num_steps", "must be positive")
+        need(self.time_budget_minutes > 0, "time_budget_minutes", "must be positive")
+        need(self.eval_every >= 1, "eval_every", "must be positive")
+        need(self.eval_utterances >= 1, "eval_utterances", "must be positive")
+        need(0.0 <= self.vtlp < 0.5, "vtlp", "must be in [0, 0.5)")
+        need(0.0 <= self.channel_eq_db <= 30.0, "channel_eq_db", "must be in [0, 30] dB")
+        for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
+            need(getattr(self, name) >= 0, name, "must be >= 0")
+        need(self.seed >= 0, "seed", "must be >= 0")
+        need(self.pretrain in PRETRAINING, "pretrain", f"must be one of {', '.join(PRETRAINING)}")
+        need(self.pretrain_minutes > 0, "pretrain_minutes", "must be positive")
+        need(
+            1 <= self.pretrain_layers <= self.model.rnn_layers,
+            "pretrain_layers",
+            f"must be in [1, rnn_layers] = [1, {self.model.rnn_layers}]",
+        )
+        need(0.0 < self.transcribed_fraction <= 1.0, "transcribed_fraction", "must be in (0, 1]")
+        need(0.0 <= self.vae_augment <= 1.0, "vae_augment", "must be in [0, 1]")
+        need(
+            bool(self.vae_path) or not (self.vae_frontend or self.vae_augment > 0),
+            "vae_path",
+            "must name a VAE model file when vae_frontend or vae_augment is set",
+        )
+        need(
+            not self.vae_frontend or self.model.frontend == "vae",
+            "vae_frontend",
+            f'needs the model\'s frontend="vae" (not {self.model.frontend!r})',
+        )
+        need(
+            not self.init_model or (self.pretrain == "none" and not self.vae_frontend),
+            "init_model",
+            "replaces pretrain and vae_frontend: give one or the other",
+        )
+        return out
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
