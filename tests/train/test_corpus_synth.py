@@ -208,3 +208,23 @@ def test_the_sentence_list_follows_the_current_text_rules_on_a_resumed_run(
     with caplog.at_level(logging.WARNING):
         assert sentences_for(tmp_path, 0, build) == second
     assert caplog.text == ""
+
+
+@pytest.mark.usefixtures("needs_espeak")
+def test_finished_only_writes_what_a_stopped_run_made_and_synthesises_nothing(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "corpus"
+    generate(config(out, train_sentences=3), VOICES, SENTENCES, progress=False)
+    (out / "audio" / "train" / "000" / "train-000001.jsonl").unlink()  # stopped mid-utterance
+    summary = generate(
+        config(out, train_sentences=5, finished_only=True), VOICES, SENTENCES, progress=False
+    )
+    assert summary.written == 0 and not summary.failures
+    train = read_manifest(out / "train.jsonl")
+    assert sorted({Path(r.audio_filepath).name.split("-aug")[0][:12] for r in train}) == [
+        "train-000000",
+        "train-000002",
+    ]
+    assert not (out / "audio" / "train" / "000" / "train-000003.flac").exists()
+    assert len(read_manifest(out / "valid_seen_voices.jsonl")) == 2

@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
         default=0,
         help="start the training sentences this far into the sentence pool",
     )
+    p.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="only write the manifests of the utterances already made (synthesise nothing)",
+    )
     a = p.parse_args(argv)
     config = CorpusConfig(
         out=a.out,
@@ -46,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
         workers=a.workers,
         engines=tuple(e for e in a.engines.split(",") if e),
         train_offset=a.train_offset,
+        finished_only=a.finished_only,
     )
     try:
         config.validate()

@@ -87,6 +87,9 @@ class CorpusConfig:
     # First training sentence's position in the pool: a second corpus (the neural one) speaks
     # other sentences than the first, while both keep the same validation sentences.
     train_offset: int = 0
+    # Write the manifests of the utterances already finished and synthesise nothing: what a
+    # long run has produced so far, usable while it goes on (or after it was stopped).
+    finished_only: bool = False
 
     def validate(self) -> None:
         if (self.train_hours is None) == (self.train_sentences is None):
@@ -255,6 +258,12 @@ def _cached_records(sidecar: Path, out: Path) -> tuple[Record, ...] | None:
     return None
 
 
+def _sidecar(out: Path, job: Job) -> Path:
+    """`<stem>.jsonl`: the records of a finished utterance, written last."""
+    base = out / "audio" / job.stem
+    return base.with_name(base.name + ".jsonl")
+
+
 def run_job(job: Job, out: Path, voice: Voice, noises: Sequence[np.ndarray]) -> Outcome:
     """Make (or find) the clean file and its augmented copies. Never raises for engine trouble.
 
@@ -262,7 +271,7 @@ def run_job(job: Job, out: Path, voice: Voice, noises: Sequence[np.ndarray]) -> 
     utterance finished. Audio files already on disk are kept, never rewritten.
     """
     base = out / "audio" / job.stem
-    sidecar = base.with_name(base.name + ".jsonl")
+    sidecar = _sidecar(out, job)
     cached = _cached_records(sidecar, out)
     if cached is not None and (cached[0].voice, cached[0].text) == (job.voice, job.text):
         return Outcome(job, cached)
@@ -442,6 +451,8 @@ def generate(
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(sentences, voices, config)
+    if config.finished_only:
+        jobs = [j for j in jobs if _sidecar(out, j).exists()]
     summary = Summary(records={split: [] for split in SPLITS})
     done: dict[tuple[str, int], tuple[Record, ...]] = {}
     noises = load_noises() if config.augmented_copies else []
