@@ -193,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--per-voice", type=int, default=PER_VOICE, help="utterances per voice")
     p.add_argument("--max-voice-wer", type=float, default=MAX_VOICE_WER, help="voice limit")
     p.add_argument("--max-utterance-wer", type=float, default=MAX_UTTERANCE_WER)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for Whisper")
     args = p.parse_args(argv)
     if not (args.corpus / "train.jsonl").is_file():
         print(f"gate: error: no {args.corpus / 'train.jsonl'}", file=sys.stderr)
@@ -203,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(str(e))
     from train.whisper import transcriber
 
-    report = run(args.corpus, config, transcriber())
+    report = run(args.corpus, config, transcriber(args.threads))
     print(json.dumps({k: v for k, v in report.items() if k != "voice_wer"}, indent=1))
     return 0
 
