@@ -35,7 +35,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-SAMPLE_RATE = 16_000
+from streamasr.constants import SAMPLE_RATE as SAMPLE_RATE  # re-exported to synth
+
 ESPEAK_DEFAULT_WPM = 175
 ESPEAK_DEFAULT_PITCH = 50
 MBROLA_DIR = Path("/usr/share/mbrola")
