@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
-from streamasr.decode.factory import Decoder, DecoderChoice
+from streamasr.decode.factory import GREEDY, Decoder, DecoderChoice
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.frontend import Frontend
 from streamasr.engine.recognizer import Recognizer
@@ -194,7 +194,7 @@ class Batcher:
         # bucketed batch sizes, a few dozen compiled shapes cover every round.
         self.max_steps_per_call = max_steps_per_call
         self.recognizer = recognizer
-        self.decoding = decoding or DecoderChoice()
+        self.decoding = decoding or GREEDY  # the cheapest; the daemon passes its choice
         self.capacity = capacity
         self.on_step = on_step
         self._run = make_batched_step(recognizer.step)
