@@ -48,7 +48,7 @@ def tiny_artifact() -> ModelArtifact:
 def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """speak(text) -> path of a WAV that espeak-ng synthesised (22.05 kHz mono)."""
     if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is not installed; bin/test installs it")
+        pytest.fail("espeak-ng is not installed: apt-get install espeak-ng (bin/test does)")
     folder = tmp_path_factory.mktemp("speech")
 
     def _speak(text: str) -> Path:
@@ -111,3 +111,15 @@ def trained_model() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} does not exist: tests marked needs_model need the trained model")
     return path
+
+
+# Tests that use these fixtures call a TTS engine or need the trained model: `slow`, so that
+# `bin/test --fast` (pytest -m "not slow") leaves them out. Modules that start subprocesses,
+# a browser or PulseAudio mark themselves with `pytestmark = pytest.mark.slow`.
+SLOW_FIXTURES = frozenset({"speak", "speech", "audio16k", "trained_model"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -17,6 +17,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

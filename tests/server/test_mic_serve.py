@@ -24,6 +24,8 @@ from tests.cli.test_serve import ROOT, serve, wait_listening
 from tests.server.heard import SPOKEN, assert_heard
 from tests.server.virtual_mic import VirtualMic
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
+
 
 def listen_while_playing(
     model: Path, tmp_path: Path, samples16k: np.ndarray, extra: tuple[str, ...] = ()
