@@ -116,7 +116,7 @@ def trained_model() -> Path:
 # Tests that use these fixtures call a TTS engine or need the trained model: `slow`, so that
 # `bin/test --fast` (pytest -m "not slow") leaves them out. Modules that start subprocesses,
 # a browser or PulseAudio mark themselves with `pytestmark = pytest.mark.slow`.
-SLOW_FIXTURES = frozenset({"speak", "speech", "audio16k", "trained_model"})
+SLOW_FIXTURES = frozenset({"speak", "speech", "audio16k", "trained_model", "needs_espeak"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,13 +13,13 @@ import pytest
 
 from tests.server.virtual_mic import VirtualMic
 
+pytestmark = pytest.mark.slow  # PulseAudio and a capture subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CAPTURE = """
 import sys, numpy as np
 from streamasr.audio.mic import Microphone, level_db
-
-pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
 seconds = float(sys.argv[1])
 with Microphone("vmic") as mic:
     print("started", flush=True)

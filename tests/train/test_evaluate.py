@@ -21,6 +21,7 @@ def test_rates_are_word_and_character_error_rates() -> None:
     assert cer == pytest.approx(1 / 14)
 
 
+@pytest.mark.slow  # espeak-ng in a subprocess
 def test_eval_command_prints_per_voice_figures_and_the_summary_line(
     tmp_path: Path, tiny_artifact: ModelArtifact
 ) -> None:
