@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             fixed_port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "streamasr.server.main", "--port", str(fixed_port)]
+    cmd = [sys.executable, "-m", "streamasr.cli.serve", "--port", str(fixed_port)]
     cmd += ["--max-connections", str(max(levels) + 8 * args.workers), "--idle-timeout", "120"]
     cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
     if args.model:

@@ -19,7 +19,7 @@ import jiwer
 import numpy as np
 
 from streamasr.decode.endpoint import EndpointConfig
-from streamasr.decode.factory import DecoderChoice
+from streamasr.decode.factory import GREEDY
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
 from train.corpus.manifest import readable_audio
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for record, audio in readable_audio(manifest, args.limit):
             lengths.append(len(record.text))
             for side, model in enumerate(models):
-                hyp = transcribe_streaming(model, audio.samples, audio.sample_rate, DecoderChoice())
+                hyp = transcribe_streaming(model, audio.samples, audio.sample_rate, GREEDY)
                 edits[side].append(character_edits(record.text, hyp))
     a, b, n = (np.asarray(x, np.int64) for x in (*edits, lengths))
     low, high = paired_bootstrap(a, b, n, args.resamples)

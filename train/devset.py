@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from streamasr.constants import SAMPLE_RATE
 from train.corpus.manifest import Record, write_manifest
 from train.corpus.normalize import normalize
-from train.corpus.voices import SAMPLE_RATE, to_16k
+from train.corpus.voices import to_16k
 
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
 ALSA_SOUNDS = Path("/usr/share/sounds/alsa")

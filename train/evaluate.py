@@ -21,14 +21,13 @@ from pathlib import Path
 import jiwer
 import numpy as np
 
+from streamasr.api import Model
+from streamasr.cli.common import add_decoder_arguments
 from streamasr.decode.endpoint import EndpointConfig
-from streamasr.decode.factory import DecoderChoice, add_decoder_arguments
+from streamasr.decode.factory import GREEDY, DecoderChoice
 from streamasr.engine.recognizer import Recognizer
-from streamasr.engine.stream import Stream
 from streamasr.model.artifact import ArtifactError
 from train.corpus.manifest import readable_audio
-
-CHUNK_SECONDS = 0.1  # the audio arrives as a live client would send it
 
 
 @dataclass(frozen=True)
@@ -46,14 +45,8 @@ def transcribe_streaming(
     rate: int,
     decoding: DecoderChoice | None = None,
 ) -> str:
-    decoder = (decoding or DecoderChoice()).make(recognizer.frame_seconds, recognizer.endpoint)
-    stream = Stream(recognizer, rate, decoder)
-    step = max(1, int(rate * CHUNK_SECONDS))
-    finals = []
-    for start in range(0, samples.size, step):
-        finals += [h for h in stream.accept(samples[start : start + step]) if h.is_final]
-    finals += stream.finish()
-    return " ".join(h.text for h in finals if h.text)
+    """The text, streamed in 100 ms blocks as a live client sends it (greedy by default)."""
+    return Model(recognizer).transcribe(samples, rate, decoder=decoding or GREEDY)
 
 
 def pocketsphinx_transcriber() -> Callable[[np.ndarray, int], str]:

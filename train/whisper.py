@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from streamasr.constants import SAMPLE_RATE  # Whisper hears 16 kHz too, as resample() gives
 from train.corpus.normalize import try_normalize
 
-SAMPLE_RATE = 16_000
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 
 

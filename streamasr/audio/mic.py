@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from streamasr.audio.ring import FloatArray, Ring
-from streamasr.features.mfcc import SAMPLE_RATE
+from streamasr.constants import SAMPLE_RATE
 
 BLOCK_SECONDS = 0.01  # one callback per 10 ms: low latency, regular wake-ups
 RING_SECONDS = 5.0  # how far the consumer may fall behind before samples are lost

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from streamasr.features.mfcc import SAMPLE_RATE
+from streamasr.constants import SAMPLE_RATE
 
 MIN_RATE = 4_000
 MAX_RATE = 192_000

@@ -17,23 +17,25 @@ gluing known words into one long unknown word neither saves nor defers their LM 
 ``restrict`` only spellings of phrase-list words that continue a phrase survive.
 
 Partials come from the best beam; the stable prefix is the longest run of closed words that
-all beams alive share. Endpoints follow the greedy rules (trailing frames whose best symbol
-is the blank), so greedy and beam decoding cut utterances at the same frames.
+all beams alive share. The clock and the endpoints are ``segmenter.Segmenter``'s (trailing
+frames whose best symbol is the blank), so greedy and beam decoding cut utterances at the
+same frames.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from streamasr.decode.endpoint import EndpointConfig, is_endpoint
-from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.hypothesis import Alternative, Hypothesis
 from streamasr.decode.lexicon import Lexicon, Phrase, PhraseList
 from streamasr.decode.lm import UNK, NgramLM, State
+from streamasr.decode.prefix import Prefix, WordLink, common_words, texts_of, words_of
+from streamasr.decode.segmenter import Segmenter, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
@@ -70,79 +72,6 @@ class BeamOptions:
                 raise ValueError(f"beam option {name} must be >= 0, got {getattr(self, name)}")
 
 
-class _WordLink:
-    """A closed word and the closed words before it (shared between prefixes). The Word
-    itself is built when first asked for: most links die in the beam unread."""
-
-    __slots__ = ("_word", "confs", "end", "prev", "seconds", "start", "text")
-
-    def __init__(
-        self,
-        text: str,
-        start: int,
-        end: int,
-        confs: tuple[float, ...],
-        seconds: float,
-        prev: _WordLink | None,
-    ) -> None:
-        self.text = text
-        self.start = start  # frame of the first character
-        self.end = end  # frame of the last character
-        self.confs = confs
-        self.seconds = seconds  # per frame
-        self.prev = prev
-        self._word: Word | None = None
-
-    @property
-    def word(self) -> Word:
-        if self._word is None:
-            fs = self.seconds
-            conf = float(np.mean(self.confs))
-            self._word = Word(self.text, self.start * fs, self.end * fs + fs, conf)
-        return self._word
-
-
-class _Prefix:
-    """One prefix of the beam: the parent prefix plus one symbol."""
-
-    __slots__ = (
-        "closed",
-        "confs",
-        "end",
-        "lm",
-        "parent",
-        "phrase",
-        "score",
-        "start",
-        "symbol",
-        "word",
-    )
-
-    def __init__(
-        self,
-        parent: _Prefix | None,
-        symbol: int,
-        word: str,
-        start: int,
-        end: int,
-        confs: tuple[float, ...],
-        closed: _WordLink | None,
-        lm: State,
-        phrase: Phrase,
-        score: float,
-    ) -> None:
-        self.parent = parent  # only while the parent is in the beam (for merging)
-        self.symbol = symbol  # last symbol emitted (BLANK for the empty prefix)
-        self.word = word  # characters since the last space
-        self.start = start  # frame of the word's first character
-        self.end = end  # frame of the word's last character
-        self.confs = confs  # posterior of each character of ``word``
-        self.closed = closed  # closed words, last first
-        self.lm = lm  # LM state after the closed words
-        self.phrase = phrase  # phrase-list state after the closed words
-        self.score = score  # sum of word-level scores so far (LM, bonuses, penalties)
-
-
 def _lae(a: float, b: float) -> float:
     """log(exp(a) + exp(b))."""
     if a < b:
@@ -165,10 +94,9 @@ class BeamDecoder:
         lexicon: Lexicon | None = None,
         phrases: PhraseList | None = None,
     ) -> None:
-        if not frame_seconds > 0:
-            raise ValueError(f"frame_seconds must be positive, got {frame_seconds}")
+        self.clock = Segmenter(frame_seconds, endpoint)
         self.frame_seconds = frame_seconds
-        self.endpoint = endpoint or EndpointConfig()
+        self.endpoint = self.clock.endpoint
         self.options = options or BeamOptions()
         if self.options.restrict and not phrases:
             raise ValueError("restrict=True needs a non-empty phrase list")
@@ -179,17 +107,22 @@ class BeamDecoder:
         if lexicon is not None and self.phrases is not None and not restrict:
             lexicon = lexicon.extended(self.phrases.words)
         self.lexicon = None if restrict else lexicon
-        self.frames = 0  # output frames seen since stream start
-        self.segment = 0
         self._start_utterance()
 
+    @property
+    def frames(self) -> int:
+        """Output frames seen since stream start."""
+        return self.clock.frames
+
+    @property
+    def segment(self) -> int:
+        """Number of the current utterance, from 0."""
+        return self.clock.segment
+
     def _start_utterance(self) -> None:
-        self._utterance_start = self.frames
-        self._last_symbol = BLANK  # greedy best symbol of the previous frame (endpointing)
-        self._last_emission = self.frames
         lm_state: State = self.lm.start() if self.lm is not None else ()
-        root = _Prefix(None, BLANK, "", 0, 0, (), None, lm_state, (), 0.0)
-        self._beams: dict[_Prefix, tuple[float, float]] = {root: (0.0, _NEG_INF)}
+        root = Prefix(None, BLANK, "", 0, 0, (), None, lm_state, (), 0.0)
+        self._beams: dict[Prefix, tuple[float, float]] = {root: (0.0, _NEG_INF)}
         self._best = root
 
     @property
@@ -202,11 +135,9 @@ class BeamDecoder:
         """Consume frames [T, V] up to and including the first at which an endpoint rule
         fires. Returns (frames consumed, endpoint fired); after an endpoint, call
         ``finalize`` and feed the rest."""
-        if log_probs.ndim != 2 or log_probs.shape[1] != len(SYMBOLS):
-            raise ValueError(f"expected log-probs [T, {len(SYMBOLS)}], got {log_probs.shape}")
+        check_log_probs(log_probs)
         opts = self.options
         lp = np.asarray(log_probs, dtype=np.float64)
-        greedy = np.argmax(lp, axis=1).tolist()
         k = min(opts.max_chars, lp.shape[1] - 1)
         # Candidate characters per frame: the k best non-blank symbols (ties: lower id first)
         # whose log-prob is within the threshold of the frame's best symbol.
@@ -219,28 +150,23 @@ class BeamDecoder:
         oks = ok.tolist()
         rows = lp.tolist()
         probs = np.exp(np.asarray(log_probs, dtype=np.float32)).tolist()  # as greedy computes
-        for i in range(lp.shape[0]):
+
+        def step(i: int) -> None:
             cands = [c for c, good in zip(tops[i], oks[i], strict=True) if good]
             self._step(rows[i], probs[i], cands)
-            symbol = greedy[i]
-            if symbol != BLANK and symbol != self._last_symbol:
-                self._last_emission = self.frames + 1
-            self._last_symbol = symbol
-            self.frames += 1
-            if self._endpoint_reached():
-                return i + 1, True
-        return lp.shape[0], False
+
+        return self.clock.run(log_probs, step, lambda: self.decoded_anything)
 
     def _step(self, lp: list[float], prob: list[float], cands: list[int]) -> None:
         t = self.frames
-        nxt: dict[_Prefix, list[float]] = {}
-        edges: dict[tuple[_Prefix | None, int], _Prefix] = {
+        nxt: dict[Prefix, list[float]] = {}
+        edges: dict[tuple[Prefix | None, int], Prefix] = {
             (p.parent, p.symbol): p for p in self._beams
         }
         blank_lp = lp[BLANK]
         blank_or_space = _lae(blank_lp, lp[SPACE])
 
-        def add(p: _Prefix, index: int, value: float) -> None:
+        def add(p: Prefix, index: int, value: float) -> None:
             cell = nxt.get(p)
             if cell is None:
                 cell = nxt[p] = [_NEG_INF, _NEG_INF]
@@ -282,14 +208,14 @@ class BeamDecoder:
             if p.parent is not None and p.parent not in self._beams:  # so memory stays
                 p.parent = None  # bounded by the beam, however long the stream
 
-    def _extend(self, prefix: _Prefix, symbol: int, t: int, prob: float) -> _Prefix | None:
+    def _extend(self, prefix: Prefix, symbol: int, t: int, prob: float) -> Prefix | None:
         """The prefix plus one symbol, with its word-level score; None if not allowed."""
         if symbol == SPACE:
             closed = self._close(prefix)
             if closed is None:
                 return None
             link, lm_state, phrase, score = closed
-            return _Prefix(prefix, SPACE, "", t, t, (), link, lm_state, phrase, score)
+            return Prefix(prefix, SPACE, "", t, t, (), link, lm_state, phrase, score)
         char = SYMBOLS[symbol]
         word = prefix.word + char
         score = prefix.score
@@ -306,7 +232,7 @@ class BeamDecoder:
                     score += self.options.alpha * self.lm.score(prefix.lm, UNK)[0]
         start = prefix.start if prefix.word else t
         confs = (*prefix.confs, prob)
-        return _Prefix(
+        return Prefix(
             prefix,
             symbol,
             word,
@@ -319,7 +245,7 @@ class BeamDecoder:
             score,
         )
 
-    def _close(self, prefix: _Prefix) -> tuple[_WordLink | None, State, Phrase, float] | None:
+    def _close(self, prefix: Prefix) -> tuple[WordLink | None, State, Phrase, float] | None:
         """Close the pending word: (closed words, LM state, phrase state, score); None if the
         word is not allowed here. With no pending word nothing changes."""
         if not prefix.word:
@@ -342,27 +268,19 @@ class BeamDecoder:
                 phrase, matched = self.phrases.boost_step(prefix.phrase, prefix.word)
                 if matched:
                     score += opts.phrase_bonus
-        link = _WordLink(
+        link = WordLink(
             prefix.word, prefix.start, prefix.end, prefix.confs, self.frame_seconds, prefix.closed
         )
         return link, lm_state, phrase, score
-
-    def _endpoint_reached(self) -> bool:
-        return is_endpoint(
-            self.endpoint,
-            (self.frames - self._utterance_start) * self.frame_seconds,
-            (self.frames - self._last_emission) * self.frame_seconds,
-            self.decoded_anything,
-        )
 
     # ---- results ----------------------------------------------------------------------
 
     def partial(self) -> Hypothesis:
         """The best prefix so far; ``stable`` is the closed words every live prefix shares."""
         best = self._best
-        words = _words(best.closed)
+        words = words_of(best.closed)
         text = " ".join([*(w.word for w in words), *([best.word] if best.word else [])])
-        stable = " ".join(_common(_texts(p.closed) for p in self._beams))
+        stable = " ".join(common_words(texts_of(p.closed) for p in self._beams))
         return Hypothesis(text=text, words=tuple(words), segment=self.segment, stable=stable)
 
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
@@ -370,8 +288,7 @@ class BeamDecoder:
         ``alternatives``), and start the next one."""
         ranked = self.nbest(self.options.beam_size)
         words = ranked[0].words if ranked else ()
-        result = Hypothesis.final(words, self.segment, endpoint, tuple(ranked))
-        self.segment += 1
+        result = Hypothesis.final(words, self.clock.next_segment(), endpoint, tuple(ranked))
         self._start_utterance()
         return result
 
@@ -379,7 +296,7 @@ class BeamDecoder:
         """The ``n`` best finals of the utterance so far, best first, one per distinct text;
         each one's confidence is its share of the probability of every final the beam holds
         (prefixes that end in the same words count once, at their best). Changes nothing."""
-        best: dict[tuple[str, ...], tuple[float, _WordLink | None]] = {}
+        best: dict[tuple[str, ...], tuple[float, WordLink | None]] = {}
         restricted = self.phrases is not None and self.options.restrict
         for prefix, (pb, pnb) in self._beams.items():
             closed = self._close(prefix)
@@ -391,7 +308,7 @@ class BeamDecoder:
             if self.lm is not None:
                 score += self.options.alpha * self.lm.end(lm_state)
             total = _lae(pb, pnb) + score
-            key = tuple(_texts(link))
+            key = tuple(texts_of(link))
             if key not in best or total > best[key][0]:
                 best[key] = (total, link)
         ranked = sorted(best.values(), key=lambda tl: tl[0], reverse=True)
@@ -399,38 +316,6 @@ class BeamDecoder:
             return []
         mass = ranked[0][0] + math.log(sum(math.exp(t - ranked[0][0]) for t, _ in ranked))
         return [
-            Alternative(tuple(_words(link)), math.exp(total - mass))
+            Alternative(tuple(words_of(link)), math.exp(total - mass))
             for total, link in ranked[: max(n, 0)]
         ]
-
-
-def _words(link: _WordLink | None) -> list[Word]:
-    out = []
-    while link is not None:
-        out.append(link.word)
-        link = link.prev
-    out.reverse()
-    return out
-
-
-def _texts(link: _WordLink | None) -> list[str]:
-    out = []
-    while link is not None:
-        out.append(link.text)
-        link = link.prev
-    out.reverse()
-    return out
-
-
-def _common(chains: Iterable[list[str]]) -> list[str]:
-    """The longest run of leading words that all ``chains`` share."""
-    it = iter(chains)
-    common = next(it, [])
-    for chain in it:
-        n = 0
-        for a, b in zip(common, chain, strict=False):
-            if a != b:
-                break
-            n += 1
-        common = common[:n]
-    return common

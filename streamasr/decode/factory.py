@@ -6,7 +6,6 @@ shared by every stream; so is its lexicon (the LM's vocabulary).
 
 from __future__ import annotations
 
-import argparse
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from streamasr.decode.lexicon import Lexicon, PhraseList
 from streamasr.decode.lm import ArpaError, NgramLM, load_arpa
 
 KINDS = ("greedy", "beam")
+DEFAULT_KIND = "beam"  # better WER on both dev sets at ~2 ms per audio-s (docs/decoding.md)
+DEFAULT_BEAM_SIZE = 8
 BUNDLED_LM = Path(__file__).resolve().parent.parent / "assets" / "lm.arpa.gz"
 NO_LM = "none"  # lm_path value that turns the language model off
 
@@ -68,7 +69,7 @@ def make_decoder(
     endpoint: EndpointConfig,
     *,
     lm_path: str | None = None,
-    beam_size: int = 8,
+    beam_size: int = DEFAULT_BEAM_SIZE,
     phrase_list: Sequence[str] = (),
     restrict: bool = False,
     options: BeamOptions | None = None,
@@ -103,15 +104,11 @@ def make_decoder(
     )
 
 
-DEFAULT_KIND = "beam"  # better WER on both dev sets at ~2 ms per audio-s (docs/decoding.md)
-DEFAULT_BEAM_SIZE = 8
-
-
 @dataclass(frozen=True)
 class DecoderChoice:
     """How every stream of one process decodes; ``make`` builds one stream's decoder."""
 
-    kind: str = "greedy"  # the engine's default, as Stream's; commands default to DEFAULT_KIND
+    kind: str = DEFAULT_KIND  # "greedy" or "beam"
     lm_path: str | None = None  # None: the bundled LM; "none": no LM
     beam_size: int = DEFAULT_BEAM_SIZE
 
@@ -140,30 +137,7 @@ class DecoderChoice:
         self.make(0.04, EndpointConfig())
 
 
-def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("decoding")
-    group.add_argument(
-        "--decoder",
-        choices=KINDS,
-        default=DEFAULT_KIND,
-        help=f"greedy (letters) or beam (words, with a lexicon and LM) (default: {DEFAULT_KIND})",
-    )
-    group.add_argument(
-        "--lm",
-        metavar="PATH",
-        help="word n-gram LM (ARPA, may be gzipped) for --decoder beam; "
-        "'none' decodes without one (default: the bundled LM)",
-    )
-    group.add_argument(
-        "--beam-size",
-        type=int,
-        default=DEFAULT_BEAM_SIZE,
-        help=f"prefixes kept per frame by --decoder beam (default: {DEFAULT_BEAM_SIZE})",
-    )
-
-
-def decoder_choice(args: argparse.Namespace) -> DecoderChoice:
-    """The choice made by ``add_decoder_arguments``' flags, checked (ValueError if bad)."""
-    choice = DecoderChoice(args.decoder, args.lm, args.beam_size)
-    choice.check()
-    return choice
+# Letters only, no LM: the engine's building blocks (engine.stream.Stream, engine.batcher.Batcher)
+# decode this way when given no choice, the cheapest; the commands and streamasr.load use
+# DecoderChoice(), that is DEFAULT_KIND.
+GREEDY = DecoderChoice("greedy")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from streamasr.decode.endpoint import EndpointConfig, is_endpoint
+from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Hypothesis, Word
+from streamasr.decode.segmenter import Segmenter, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
@@ -23,18 +24,23 @@ class GreedyDecoder:
     """One stream's greedy decoder; feed it log-probabilities [T, V] as they arrive."""
 
     def __init__(self, frame_seconds: float, endpoint: EndpointConfig | None = None) -> None:
-        if not frame_seconds > 0:
-            raise ValueError(f"frame_seconds must be positive, got {frame_seconds}")
+        self.clock = Segmenter(frame_seconds, endpoint)
         self.frame_seconds = frame_seconds
-        self.endpoint = endpoint or EndpointConfig()
-        self.frames = 0  # output frames seen since stream start
-        self.segment = 0
+        self.endpoint = self.clock.endpoint
         self._start_utterance()
 
+    @property
+    def frames(self) -> int:
+        """Output frames seen since stream start."""
+        return self.clock.frames
+
+    @property
+    def segment(self) -> int:
+        """Number of the current utterance, from 0."""
+        return self.clock.segment
+
     def _start_utterance(self) -> None:
-        self._utterance_start = self.frames
         self._last_symbol = BLANK
-        self._last_emission = self.frames  # frame index after the last emitted character
         self._words: list[Word] = []
         self._chars: list[str] = []  # the word being spelled
         self._char_conf: list[float] = []
@@ -49,30 +55,21 @@ class GreedyDecoder:
         """Consume frames [T, V] up to and including the first at which an endpoint rule
         fires. Returns (frames consumed, endpoint fired); after an endpoint, call
         ``finalize`` and feed the rest."""
-        if log_probs.ndim != 2 or log_probs.shape[1] != len(SYMBOLS):
-            raise ValueError(f"expected log-probs [T, {len(SYMBOLS)}], got {log_probs.shape}")
+        check_log_probs(log_probs)
         best = np.argmax(log_probs, axis=1)
-        best_prob = np.exp(log_probs[np.arange(best.size), best])
-        for i, (symbol, prob) in enumerate(zip(best.tolist(), best_prob.tolist(), strict=True)):
-            if symbol != BLANK and symbol != self._last_symbol:
-                self._emit(symbol, prob)
-            self._last_symbol = symbol
-            self.frames += 1
-            if self._endpoint_reached():
-                return i + 1, True
-        return best.size, False
+        symbols = best.tolist()
+        probs = np.exp(log_probs[np.arange(best.size), best]).tolist()
 
-    def _endpoint_reached(self) -> bool:
-        return is_endpoint(
-            self.endpoint,
-            (self.frames - self._utterance_start) * self.frame_seconds,
-            (self.frames - self._last_emission) * self.frame_seconds,
-            self.decoded_anything,
-        )
+        def step(i: int) -> None:
+            symbol = symbols[i]
+            if symbol != BLANK and symbol != self._last_symbol:
+                self._emit(symbol, probs[i])
+            self._last_symbol = symbol
+
+        return self.clock.run(log_probs, step, lambda: self.decoded_anything)
 
     def _emit(self, symbol: int, prob: float) -> None:
         t = self.frames * self.frame_seconds
-        self._last_emission = self.frames + 1
         if symbol == SPACE:
             self._close_word()
             return
@@ -100,7 +97,6 @@ class GreedyDecoder:
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
         """Close the utterance, return its final hypothesis, and start the next one."""
         self._close_word()
-        result = Hypothesis.final(tuple(self._words), self.segment, endpoint)
-        self.segment += 1
+        result = Hypothesis.final(tuple(self._words), self.clock.next_segment(), endpoint)
         self._start_utterance()
         return result

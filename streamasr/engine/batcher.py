@@ -15,8 +15,6 @@ Slots are reset with ``Recognizer.reset`` when their stream closes, before they 
 
 from __future__ import annotations
 
-import collections
-import enum
 import itertools
 import logging
 import threading
@@ -29,14 +27,24 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
-from streamasr.decode.factory import Decoder, DecoderChoice
-from streamasr.decode.hypothesis import Hypothesis
+from streamasr.decode.factory import GREEDY, Decoder, DecoderChoice
+from streamasr.engine.batched_step import make_batched_step
 from streamasr.engine.frontend import Frontend
+from streamasr.engine.jobs import CapacityError as CapacityError
+from streamasr.engine.jobs import (
+    Job,
+    JobKind,
+    Reply,
+    StepStats,
+    StreamHandle,
+    failed_reply,
+    samples_of,
+)
+from streamasr.engine.jobs import StreamClosedError as StreamClosedError
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import decode_frames
 from streamasr.features import mfcc
-from streamasr.model.encoder import EncoderState
-from streamasr.model.step import BATCH_BUCKETS, Params, StepFn, bucket_for
+from streamasr.model.step import BATCH_BUCKETS, bucket_for
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
@@ -44,134 +52,16 @@ IntArray = npt.NDArray[np.int32]
 log = logging.getLogger(__name__)
 
 
-class CapacityError(RuntimeError):
-    """Every slot is taken: refuse the stream rather than slow the others down."""
-
-
-class StreamClosedError(RuntimeError):
-    """A job was submitted to a stream that was finished or closed."""
-
-
-class JobKind(enum.Enum):
-    AUDIO = "audio"  # samples to recognize; reply: finals closed by them, then the partial
-    FINALIZE = "finalize"  # close the current utterance now and go on; reply: that final
-    FINISH = "finish"  # end of input; reply: remaining finals, the last one ends the stream
-
-
-@dataclass(frozen=True)
-class Reply:
-    ticket: int  # the job's number within its stream, from 0
-    kind: JobKind
-    finals: tuple[Hypothesis, ...]  # utterances closed by this job, in order
-    partial: Hypothesis | None  # the hypothesis after an AUDIO job; None for the others
-    samples: int  # input samples the job carried (at the stream's rate)
-    submitted: float  # time.monotonic() when the job was queued
-    error: str | None = None  # the job failed; the stream is unusable afterwards
-
-
-@dataclass
-class _Job:
-    ticket: int
-    kind: JobKind
-    samples: FloatArray | None
-    submitted: float
-
-
-@dataclass(frozen=True)
-class StepStats:
-    batch: int  # streams advanced by this call
-    bucket: int  # compiled batch size they were padded to
-    steps: int  # model steps (output frames) per stream
-    seconds: float  # wall time of the call
-
-
-@dataclass(eq=False)
-class StreamHandle:
-    """One stream's side of the batcher. Thread-safe: any thread may submit jobs."""
-
-    batcher: Batcher
-    slot: int
-    sample_rate: int
-    on_reply: Callable[[Reply], None]
-    id: int
-    frontend: Frontend
-    decoder: Decoder
-    jobs: collections.deque[_Job] = field(default_factory=collections.deque)
-    tickets: itertools.count[int] = field(default_factory=itertools.count)
-    finishing: bool = False  # FINISH queued: no more jobs accepted
-    broken: str | None = None  # the batched state was lost: every later job fails with this
-    closed: bool = False  # the owner went away: drop queued work, free the slot
-
-    def push(self, samples: FloatArray) -> int:
-        """Queue float32 samples at the stream's rate; returns the job's ticket."""
-        return self.batcher._submit(self, JobKind.AUDIO, np.asarray(samples, np.float32))
-
-    def finalize(self) -> int:
-        """Close the current utterance now (push-to-talk release) and go on."""
-        return self.batcher._submit(self, JobKind.FINALIZE, None)
-
-    def finish(self) -> int:
-        """End of input: the reply carries the remaining finals; no jobs after this one."""
-        return self.batcher._submit(self, JobKind.FINISH, None)
-
-    def close(self) -> None:
-        """Give the slot back; queued jobs are dropped without replies. Idempotent."""
-        self.batcher._close(self)
-
-    @property
-    def backlog(self) -> int:
-        """Jobs queued and not yet taken by the worker."""
-        return len(self.jobs)
-
-
 @dataclass
 class _Work:
     """One stream's share of one round."""
 
     stream: StreamHandle
-    jobs: list[_Job]
+    jobs: list[Job]
     job_steps: list[int]  # model steps contributed by each job
     frames: FloatArray  # [total steps * fps, dim]
     log_probs: list[FloatArray] = field(default_factory=list)  # chunks of [k, V]
     error: str | None = None
-
-
-def _gather(state: EncoderState, idx: jax.Array) -> EncoderState:
-    return EncoderState(
-        conv_context=tuple(jnp.take(c, idx, axis=0, mode="clip") for c in state.conv_context),
-        lstm_h=jnp.take(state.lstm_h, idx, axis=1, mode="clip"),
-        lstm_c=jnp.take(state.lstm_c, idx, axis=1, mode="clip"),
-    )
-
-
-def _scatter(state: EncoderState, idx: jax.Array, sub: EncoderState) -> EncoderState:
-    # Padding rows carry an out-of-range index: mode="drop" discards their writes.
-    return EncoderState(
-        conv_context=tuple(
-            c.at[idx].set(s, mode="drop")
-            for c, s in zip(state.conv_context, sub.conv_context, strict=True)
-        ),
-        lstm_h=state.lstm_h.at[:, idx].set(sub.lstm_h, mode="drop"),
-        lstm_c=state.lstm_c.at[:, idx].set(sub.lstm_c, mode="drop"),
-    )
-
-
-BatchedStepFn = Callable[
-    [Params, EncoderState, jax.Array, jax.Array], tuple[jax.Array, EncoderState]
-]
-
-
-def make_batched_step(step: StepFn) -> BatchedStepFn:
-    """run(params, state[capacity], idx[bucket], frames[bucket, T, dim]) -> (log_probs, state):
-    advances only the slots named in idx; rows whose index is out of range are padding."""
-
-    def run(
-        params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
-    ) -> tuple[jax.Array, EncoderState]:
-        log_probs, sub = step(params, _gather(state, idx), frames)
-        return log_probs, _scatter(state, idx, sub)
-
-    return jax.jit(run, donate_argnums=(1,))
 
 
 class Batcher:
@@ -196,7 +86,7 @@ class Batcher:
         # bucketed batch sizes, a few dozen compiled shapes cover every round.
         self.max_steps_per_call = max_steps_per_call
         self.recognizer = recognizer
-        self.decoding = decoding or DecoderChoice()
+        self.decoding = decoding or GREEDY  # the cheapest; the daemon passes its choice
         self.capacity = capacity
         self.on_step = on_step
         self._run = make_batched_step(recognizer.step)
@@ -271,14 +161,16 @@ class Batcher:
         on_reply: Callable[[Reply], None],
         phrase_list: Sequence[str] = (),
         restrict: bool = False,
+        *,
+        decoder: Decoder | None = None,
     ) -> StreamHandle:
         """Take a slot for a new stream; raises CapacityError when none is free and
-        ValueError for an unusable sample rate or phrase list."""
+        ValueError for an unusable sample rate or phrase list. ``decoder``: one built
+        beforehand by ``make_decoder`` (then phrase_list and restrict are not used)."""
         art = self.recognizer.artifact
         frontend = Frontend(art.features, art.stats, self.recognizer.frames_per_step, sample_rate)
-        decoder = self.decoding.make(
-            self.recognizer.frame_seconds, self.recognizer.endpoint, phrase_list, restrict
-        )
+        if decoder is None:
+            decoder = self.make_decoder(phrase_list, restrict)
         with self._cond:
             if self._stopping:
                 raise CapacityError("the recognizer is shutting down")
@@ -291,6 +183,14 @@ class Batcher:
             self._live[handle.id] = handle
             return handle
 
+    def make_decoder(self, phrase_list: Sequence[str] = (), restrict: bool = False) -> Decoder:
+        """A new stream's decoder (ValueError for an unusable phrase list). A phrase list with
+        words the lexicon lacks rebuilds it (~60 ms for the bundled LM's): an event loop
+        calls this in a worker thread, then ``open(..., decoder=...)``."""
+        return self.decoding.make(
+            self.recognizer.frame_seconds, self.recognizer.endpoint, phrase_list, restrict
+        )
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no job is queued or being processed (for tests and draining)."""
         return self._idle.wait(timeout)
@@ -302,7 +202,7 @@ class Batcher:
             if kind is JobKind.FINISH:
                 stream.finishing = True
             ticket = next(stream.tickets)
-            stream.jobs.append(_Job(ticket, kind, samples, time.monotonic()))
+            stream.jobs.append(Job(ticket, kind, samples, time.monotonic()))
             self._ready[stream.id] = stream
             self._idle.clear()
             self._cond.notify()
@@ -345,7 +245,7 @@ class Batcher:
             except Exception as e:  # the step itself failed: every stream in it hears why
                 error = f"recognizer failure: {type(e).__name__}: {e}"
                 log.exception("batched step failed; %d live streams are lost", len(self._live))
-                replies = [(w.stream, _failed(w.jobs[0], error)) for w in work if w.jobs]
+                replies = [(w.stream, failed_reply(w.jobs[0], error)) for w in work if w.jobs]
                 # The (donated) state may be gone: start afresh, and fail every live stream,
                 # whose recurrent state went with it, rather than continue from zeros.
                 self._state = jax.tree_util.tree_map(
@@ -459,7 +359,7 @@ class Batcher:
     def _decode(self, w: _Work) -> list[Reply]:
         stream = w.stream
         if w.error is not None:
-            return [_failed(w.jobs[0], w.error)]
+            return [failed_reply(w.jobs[0], w.error)]
         vocab = self.recognizer.config.vocab_size
         log_probs = np.concatenate(w.log_probs) if w.log_probs else np.zeros((0, vocab), np.float32)
         replies = []
@@ -473,17 +373,20 @@ class Batcher:
             else:
                 finals.append(stream.decoder.finalize())
             replies.append(
-                Reply(job.ticket, job.kind, tuple(finals), partial, _n(job), job.submitted)
+                Reply(job.ticket, job.kind, tuple(finals), partial, samples_of(job), job.submitted)
             )
         return replies
 
 
 _NO_FRAMES = np.zeros((0, 0), np.float32)
 
-
-def _failed(job: _Job, error: str) -> Reply:
-    return Reply(job.ticket, job.kind, (), None, _n(job), job.submitted, error)
-
-
-def _n(job: _Job) -> int:
-    return 0 if job.samples is None else int(job.samples.size)
+__all__ = [
+    "Batcher",
+    "CapacityError",
+    "JobKind",
+    "Reply",
+    "StepStats",
+    "StreamClosedError",
+    "StreamHandle",
+    "make_batched_step",
+]

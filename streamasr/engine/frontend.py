@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamasr.audio.resample import StreamResampler
+from streamasr.constants import SAMPLE_RATE
 from streamasr.features import mfcc
 from streamasr.features.normalize import FeatureStats
 
@@ -23,7 +24,7 @@ class Frontend:
         features: mfcc.FeatureConfig,
         stats: FeatureStats,
         frames_per_step: int,
-        sample_rate: int = mfcc.SAMPLE_RATE,
+        sample_rate: int = SAMPLE_RATE,
     ) -> None:
         if stats.dim != features.dim:
             raise ValueError(f"statistics have dim {stats.dim}, features {features.dim}")

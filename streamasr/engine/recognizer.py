@@ -8,8 +8,8 @@ import jax
 import numpy as np
 import numpy.typing as npt
 
+from streamasr.constants import HOP_SAMPLES, SAMPLE_RATE
 from streamasr.decode.endpoint import EndpointConfig
-from streamasr.features import mfcc
 from streamasr.model import artifact as model_artifact
 from streamasr.model.artifact import ModelArtifact
 from streamasr.model.encoder import EncoderState, init_state
@@ -30,7 +30,7 @@ class Recognizer:
         self.step: StepFn = make_step(self.config)
         self.reset = make_reset(self.config)
         self.frames_per_step = self.config.frames_per_step
-        self.frame_seconds = self.frames_per_step * mfcc.HOP_SAMPLES / mfcc.SAMPLE_RATE
+        self.frame_seconds = self.frames_per_step * HOP_SAMPLES / SAMPLE_RATE
 
     @staticmethod
     def from_file(

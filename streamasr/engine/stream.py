@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from streamasr.constants import SAMPLE_RATE
 from streamasr.decode.factory import Decoder
 from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.engine.frontend import Frontend
 from streamasr.engine.recognizer import Recognizer
-from streamasr.features.mfcc import SAMPLE_RATE
 
 
 class Stream:

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+# Re-exported: the feature clock is the front end's (streamasr.constants).
+from streamasr.constants import FRAMES_PER_SECOND as FRAMES_PER_SECOND
+from streamasr.constants import HOP_MS as HOP_MS
+from streamasr.constants import HOP_SAMPLES as HOP_SAMPLES
+from streamasr.constants import SAMPLE_RATE as SAMPLE_RATE
+
 FloatArray = npt.NDArray[np.float32]
 
-SAMPLE_RATE = 16_000
 WINDOW_MS = 25
-HOP_MS = 10
 WINDOW_SAMPLES = SAMPLE_RATE * WINDOW_MS // 1000  # 400
-HOP_SAMPLES = SAMPLE_RATE * HOP_MS // 1000  # 160
-FRAMES_PER_SECOND = SAMPLE_RATE // HOP_SAMPLES  # 100
 N_FFT = 512  # next power of two above the window
 LOG_FLOOR = 1e-10  # keeps log() finite on digital silence
 

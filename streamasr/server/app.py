@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from streamasr.engine.batcher import Batcher
+from streamasr.server import defaults
 from streamasr.server.connection import Connection, how_closed
-from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, DEFAULT_SAMPLE_RATE
 from streamasr.server.logs import LOGGER, PeerLimiter, log_for_peer
 from streamasr.server.metrics import Metrics
 from streamasr.server.protocol import CloseCode
@@ -37,16 +37,16 @@ LISTEN_PATH = "/listen"  # microphone broadcast (serve --mic)
 
 @dataclass(frozen=True)
 class ServerOptions:
-    host: str = "127.0.0.1"  # loopback unless asked: the daemon has no auth by default
-    port: int = DEFAULT_PORT  # 0 picks a free one
-    default_sample_rate: int = DEFAULT_SAMPLE_RATE  # when a client sends no config
-    max_connections: int = 200  # recognition sessions; more are refused with HTTP 503
-    max_listeners: int = 100  # clients of the microphone broadcast
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # larger messages close with 1009
-    max_queue: int = 8  # audio messages in flight per connection before reading pauses
-    idle_timeout: float = 60.0  # seconds without a message before the session ends (1001)
-    max_session_seconds: float = 4 * 3600.0  # wall-clock session limit (1008)
-    drain_timeout: float = 10.0  # seconds SIGTERM waits for live sessions' finals
+    host: str = defaults.DEFAULT_HOST  # loopback unless asked: no auth by default
+    port: int = defaults.DEFAULT_PORT  # 0 picks a free one
+    default_sample_rate: int = defaults.DEFAULT_SAMPLE_RATE  # when a client sends no config
+    max_connections: int = defaults.DEFAULT_MAX_CONNECTIONS  # more are refused with HTTP 503
+    max_listeners: int = defaults.DEFAULT_MAX_LISTENERS  # clients of the microphone broadcast
+    max_message_bytes: int = defaults.DEFAULT_MAX_MESSAGE_BYTES  # larger ones close with 1009
+    max_queue: int = defaults.DEFAULT_MAX_QUEUE  # audio messages in flight before reading pauses
+    idle_timeout: float = defaults.DEFAULT_IDLE_TIMEOUT  # seconds without a message (1001)
+    max_session_seconds: float = defaults.DEFAULT_MAX_SESSION_SECONDS  # session limit (1008)
+    drain_timeout: float = defaults.DEFAULT_DRAIN_TIMEOUT  # SIGTERM waits this for finals
     token: str | None = None  # bearer token required on websocket handshakes
     origins: tuple[str, ...] | None = None  # allowed Origin headers (None: any)
     ssl_context: ssl.SSLContext | None = None  # TLS (wss://, https://)

@@ -189,10 +189,14 @@ class Connection:
                 return  # the stream was refused at Open: the close is under way
 
     async def _open(self, action: Open) -> None:
+        batcher = self.server.batcher
         try:
-            self.handle = self.server.batcher.open(
-                action.sample_rate, self._on_reply, action.phrase_list, action.restrict
-            )
+            decoder = None
+            if action.phrase_list:  # its lexicon takes tens of ms to build: off the loop
+                decoder = await asyncio.to_thread(
+                    batcher.make_decoder, action.phrase_list, action.restrict
+                )
+            self.handle = batcher.open(action.sample_rate, self._on_reply, decoder=decoder)
         except ValueError as e:  # a phrase list the decoder cannot use
             await self._execute(self.session.error(CloseCode.INVALID_DATA, str(e)[:120]))
             raise StreamClosedError("refused") from None

@@ -1,10 +1,19 @@
-"""Defaults shared by the protocol, the server and the command line (no heavy imports, so
-``streamasr --help`` stays fast)."""
+"""The daemon's defaults, defined once: ``ServerOptions`` (server/app.py), the protocol's
+``SessionOptions`` and the ``serve`` command's flags all read them from here (no heavy
+imports, so ``streamasr --help`` stays fast)."""
 
 from __future__ import annotations
 
-DEFAULT_SAMPLE_RATE = 8000  # vosk-server's default: Asterisk's res_speech_vosk sends no config
-DEFAULT_MAX_MESSAGE_BYTES = 1 << 20  # 32 s of 16 kHz int16 in one message is plenty
+DEFAULT_HOST = "127.0.0.1"  # loopback unless asked: the daemon has no auth by default
 DEFAULT_PORT = 2700  # vosk-server's port
+DEFAULT_SAMPLE_RATE = 8000  # vosk-server's default: Asterisk's res_speech_vosk sends no config
+DEFAULT_MAX_CONNECTIONS = 200  # recognition sessions; more are refused with HTTP 503
+DEFAULT_MAX_LISTENERS = 100  # clients of the microphone broadcast
+DEFAULT_MAX_MESSAGE_BYTES = 1 << 20  # 32 s of 16 kHz int16 in one message is plenty
+DEFAULT_MAX_QUEUE = 8  # audio messages in flight per connection before reading pauses
+DEFAULT_IDLE_TIMEOUT = 60.0  # seconds without a message before a session ends
+DEFAULT_MAX_SESSION_SECONDS = 4 * 3600.0  # wall-clock session limit
+DEFAULT_DRAIN_TIMEOUT = 10.0  # seconds SIGTERM waits for live sessions' finals
+DEFAULT_WORKERS = 1  # server processes sharing the port
 DEFAULT_LOG_LEVEL = "info"  # serve --log-level: session start/end lines are at info
 DEFAULT_LOG_FORMAT = "text"  # serve --log-format: "text" or "json" (one object per line)

@@ -13,6 +13,8 @@ import pytest
 
 from tests.server.virtual_mic import VirtualMic
 
+pytestmark = pytest.mark.slow  # PulseAudio and a capture subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CAPTURE = """

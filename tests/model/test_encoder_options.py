@@ -16,6 +16,8 @@ from streamasr.model.config import CELLS, FRONTENDS, ModelConfig
 from streamasr.model.encoder import init_state
 from streamasr.model.step import init_params, make_reset, make_step
 
+pytestmark = pytest.mark.slow  # compiles every encoder variant
+
 OPTIONS = [(f, "lstm") for f in FRONTENDS] + [("conv", c) for c in CELLS if c != "lstm"]
 
 

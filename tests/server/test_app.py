@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 
 from streamasr.audio.resample import resample
 from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.lexicon import Lexicon
 from streamasr.engine.batcher import Batcher
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
@@ -354,23 +356,94 @@ def test_idle_timeout_and_session_limit_deliver_the_final(batcher: Batcher) -> N
     run(go)
 
 
-def test_backpressure_loses_nothing(batcher: Batcher, audio16k: np.ndarray) -> None:
-    """A client that sends without reading: reading pauses at max_queue, nothing is lost,
-    every message still gets its reply."""
+def test_backpressure_pauses_reading_and_loses_nothing(
+    batcher: Batcher, audio16k: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends without reading while the recognizer is stuck: the server stops
+    reading once max_queue jobs are in flight (TCP pushes back), and once the recognizer
+    goes on every message still gets its reply."""
     pcm = int16(audio16k)
+    max_queue = 2
+    gate = threading.Event()  # the worker computes nothing until this is set
+    overrun = threading.Event()  # set if more than max_queue jobs arrive while stuck
+    submitted = 0
+    real_submit, real_round = batcher._submit, batcher._round
+
+    def counting_submit(stream: Any, kind: Any, samples: Any) -> int:
+        nonlocal submitted
+        submitted += 1
+        if not gate.is_set() and submitted > max_queue:
+            overrun.set()
+        return real_submit(stream, kind, samples)
+
+    def stuck_round(work: Any) -> Any:
+        gate.wait(TIMEOUT)
+        return real_round(work)
+
+    monkeypatch.setattr(batcher, "_submit", counting_submit)
+    monkeypatch.setattr(batcher, "_round", stuck_round)
 
     async def go() -> None:
-        async with (
-            running(batcher, max_queue=2) as server,
-            connect(f"ws://127.0.0.1:{server.port}") as ws,
-        ):
-            await ws.send(json.dumps({"config": {"sample_rate": 16000}}))
-            chunks = [pcm[i : i + 640] for i in range(0, len(pcm), 640)]
-            for chunk in chunks:
-                await ws.send(chunk)
-            await ws.send('{"eof": 1}')
-            replies = [json.loads(m) async for m in ws]
+        try:
+            async with (
+                running(batcher, max_queue=max_queue) as server,
+                connect(f"ws://127.0.0.1:{server.port}") as ws,
+            ):
+                await ws.send(json.dumps({"config": {"sample_rate": 16000}}))
+                chunks = [pcm[i : i + 640] for i in range(0, len(pcm), 640)]
+                for chunk in chunks:
+                    await ws.send(chunk)
+                await ws.send('{"eof": 1}')
+                # A server that kept reading would queue every message within moments.
+                overran = await asyncio.to_thread(overrun.wait, 2.0)
+                assert not overran, f"{submitted} jobs queued with max_queue={max_queue}"
+                assert submitted == max_queue
+                gate.set()
+                replies = [json.loads(m) async for m in ws]
+        finally:
+            gate.set()
         assert len(replies) == len(chunks) + 1
+
+    run(go)
+
+
+def test_a_new_phrase_list_does_not_stall_other_sessions(
+    batcher: Batcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Boosted phrases with new words rebuild the LM's lexicon (~60 ms for the bundled one;
+    vosk's phrase_list restricts and needs no lexicon, so phrase_boost is sent). While it is
+    being built, another session sends audio and must get its reply: the build is held open
+    until that reply arrives, so a build on the event loop (which cannot serve the other
+    session meanwhile) is seen, not just timed."""
+    building = threading.Event()  # the lexicon build has begun
+    answered = threading.Event()  # the other session got a reply meanwhile
+    seen: list[bool] = []
+    real_extended = Lexicon.extended
+
+    def held_extended(self: Lexicon, words: Any) -> Lexicon:
+        building.set()
+        seen.append(answered.wait(5.0))
+        return real_extended(self, words)
+
+    monkeypatch.setattr(Lexicon, "extended", held_extended)
+    silence = int16(np.zeros(1600, np.float32))
+
+    async def go() -> None:
+        async with running(batcher) as server:
+            url = f"ws://127.0.0.1:{server.port}"
+            async with connect(url) as other, connect(url) as phrases:
+                await other.send(json.dumps({"config": {"sample_rate": 16000}}))
+                await other.send(silence)
+                await other.recv()
+                config = {"sample_rate": 16000, "phrase_boost": ["zorblax quintessa"]}
+                await phrases.send(json.dumps({"config": config}))
+                await phrases.send(silence)
+                assert await asyncio.to_thread(building.wait, 10.0)
+                await other.send(silence)
+                assert "partial" in json.loads(await other.recv())
+                answered.set()
+                assert "partial" in json.loads(await phrases.recv())
+        assert seen == [True], "the other session waited for the lexicon build"
 
     run(go)
 

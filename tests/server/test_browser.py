@@ -27,6 +27,8 @@ from streamasr.model.artifact import ModelArtifact, load
 from streamasr.server.app import AsrServer, ServerOptions
 from tests.server.heard import SPOKEN, assert_heard
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
+
 PAGE_STATE = """JSON.stringify({
   messages: Number(document.body.dataset.messages || 0),
   status: document.getElementById("status").textContent,
@@ -39,7 +41,7 @@ PAGE_STATE = """JSON.stringify({
 def chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        pytest.fail("chromium is not installed (bin/_bootstrap.sh installs it)")
+        pytest.fail("chromium is not installed: apt-get install chromium (bin/_bootstrap.sh does)")
     return path
 
 

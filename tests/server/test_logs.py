@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from streamasr.cli.serve import add_arguments as add_serve_arguments
 from streamasr.server.logs import PeerLimiter, configure, log_for_peer
-from streamasr.server.main import add_serve_arguments
 
 
 @pytest.fixture

@@ -19,10 +19,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from streamasr.audio.resample import resample
-from streamasr.mic_cli import LISTENING
+from streamasr.cli.mic import LISTENING
+from tests.cli.test_serve import ROOT, serve, wait_listening
 from tests.server.heard import SPOKEN, assert_heard
-from tests.server.test_main import ROOT, serve, wait_listening
 from tests.server.virtual_mic import VirtualMic
+
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
 
 
 def listen_while_playing(
@@ -96,7 +98,7 @@ def test_mic_recognizes_a_spoken_sentence(trained_model: Path, tmp_path: Path, s
     assert_heard(" ".join(m["text"] for m in messages if m.get("is_final")))
 
 
-MIC_CLI = (sys.executable, "-m", "streamasr.mic_cli", "--device", "vmic")
+MIC_CLI = (sys.executable, "-m", "streamasr.cli.mic", "--device", "vmic")
 
 
 def mic_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

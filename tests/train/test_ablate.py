@@ -22,6 +22,7 @@ from train.ablate import (
 )
 
 
+@pytest.mark.slow  # times a compiled step in a subprocess
 def test_step_timing_of_a_saved_model(tmp_path: Path, tiny_artifact: ModelArtifact) -> None:
     path = tmp_path / "m.streamasr"
     artifact.save(tiny_artifact, path)

@@ -65,6 +65,7 @@ def test_every_tenth_kokoro_speaker_is_held_out() -> None:
     assert held == list(range(neural.KOKORO_HELDOUT_EVERY - 1, len(voices), 10))
 
 
+@pytest.mark.slow  # a TTS engine call
 @pytest.mark.parametrize("engine", NEURAL_ENGINES)
 def test_one_real_synthesis_per_neural_engine(engine: str) -> None:
     voices = installed_voices([engine])

@@ -36,7 +36,7 @@ SENTENCES += ["a short test", "another small example here", "the end is near now
 @pytest.fixture
 def needs_espeak() -> None:
     if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is not installed (bin/test installs it)")
+        pytest.fail("espeak-ng is not installed: apt-get install espeak-ng (bin/test does)")
 
 
 def config(out: Path, **kw: object) -> CorpusConfig:

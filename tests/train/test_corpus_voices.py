@@ -51,6 +51,7 @@ def test_unknown_engine_is_refused() -> None:
         installed_voices(["nosuch"])
 
 
+@pytest.mark.slow  # every TTS engine
 @pytest.mark.parametrize("engine", ENGINES)
 def test_one_real_synthesis_per_engine(engine: str) -> None:
     voices = installed_voices([engine])
@@ -62,6 +63,7 @@ def test_one_real_synthesis_per_engine(engine: str) -> None:
     assert float(np.max(np.abs(wave))) > 0.05
 
 
+@pytest.mark.slow  # runs espeak-ng
 def test_engine_failure_raises_synthesis_error() -> None:
     if not installed_voices(["espeak"]):
         pytest.fail("espeak-ng is not installed (bin/test installs it)")

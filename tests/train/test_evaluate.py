@@ -21,6 +21,7 @@ def test_rates_are_word_and_character_error_rates() -> None:
     assert cer == pytest.approx(1 / 14)
 
 
+@pytest.mark.slow  # espeak-ng in a subprocess
 def test_eval_command_prints_per_voice_figures_and_the_summary_line(
     tmp_path: Path, tiny_artifact: ModelArtifact
 ) -> None:
@@ -64,6 +65,7 @@ def test_eval_command_prints_per_voice_figures_and_the_summary_line(
     assert missing.returncode == 2 and "no such manifest" in missing.stderr
 
 
+@pytest.mark.slow  # espeak-ng, Whisper and PocketSphinx in a subprocess
 def test_models_decoders_and_peers_score_the_same_utterances(
     tmp_path: Path, tiny_artifact: ModelArtifact
 ) -> None:

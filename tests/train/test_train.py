@@ -19,6 +19,8 @@ from train import data
 from train.configs.default import TrainConfig, get_config, get_smoke_config
 from train.train import collapse, learning_rate, train_and_evaluate
 
+pytestmark = pytest.mark.slow  # training runs: tens of seconds each
+
 SENTENCES = ["one two three", "hello there", "good morning to you", "stop", "go left", "yes no"]
 
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import soxr
 
-SAMPLE_RATE = 16_000
+from streamasr.constants import SAMPLE_RATE
+
 TELEPHONE_RATE = 8_000
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 MU = 255.0

@@ -35,9 +35,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from streamasr.constants import SAMPLE_RATE as SAMPLE_RATE  # re-exported to synth
 from train.corpus import neural
 
-SAMPLE_RATE = 16_000
 ESPEAK_DEFAULT_WPM = 175
 ESPEAK_DEFAULT_PITCH = 50
 MBROLA_DIR = Path("/usr/share/mbrola")

@@ -1,4 +1,5 @@
-"""``streamasr serve``: flags -> options -> model, batcher, server; SIGTERM drains."""
+"""``streamasr serve``: flags -> options -> model, batcher, server; SIGTERM drains.
+``--workers N`` runs N such servers on one port (server/supervisor.py)."""
 
 from __future__ import annotations
 
@@ -13,40 +14,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streamasr.decode.factory import DecoderChoice, add_decoder_arguments, decoder_choice
-from streamasr.server.defaults import (
-    DEFAULT_LOG_FORMAT,
-    DEFAULT_LOG_LEVEL,
-    DEFAULT_MAX_MESSAGE_BYTES,
-    DEFAULT_PORT,
-    DEFAULT_SAMPLE_RATE,
+from streamasr.cli.common import (
+    CommandError,
+    add_decoder_arguments,
+    add_model_argument,
+    fail,
+    load_model,
 )
+from streamasr.server import defaults
 
 if TYPE_CHECKING:  # jax is imported only when the server really starts
-    from streamasr.engine.recognizer import Recognizer
+    from streamasr.api import Model
+    from streamasr.decode.factory import DecoderChoice
     from streamasr.server.app import ServerOptions
 
+PROG = "streamasr serve"
 log = logging.getLogger("streamasr.serve")
 
-_DEFAULTS = {
-    "max_connections": 200,
-    "max_queue": 8,
-    "idle_timeout": 60.0,
-    "max_session": 4 * 3600.0,
-    "drain_timeout": 10.0,
-}
 
-
-def add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="port; 0 picks a free one (%(default)s)"
+        "--host", default=defaults.DEFAULT_HOST, help="address to bind (default: %(default)s)"
     )
-    p.add_argument("--model", help="model file (default: the bundled model)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=defaults.DEFAULT_PORT,
+        help="port; 0 picks a free one (%(default)s)",
+    )
+    add_model_argument(p)
     p.add_argument(
         "--sample-rate",
         type=int,
-        default=DEFAULT_SAMPLE_RATE,
+        default=defaults.DEFAULT_SAMPLE_RATE,
         help="rate of clients that send no config, as vosk-server (default: %(default)s)",
     )
     add_decoder_arguments(p)
@@ -54,37 +54,37 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--max-connections",
         type=int,
-        default=_DEFAULTS["max_connections"],
+        default=defaults.DEFAULT_MAX_CONNECTIONS,
         help="concurrent recognition sessions; more are refused with HTTP 503 (%(default)s)",
     )
     limits.add_argument(
         "--max-message-bytes",
         type=int,
-        default=DEFAULT_MAX_MESSAGE_BYTES,
+        default=defaults.DEFAULT_MAX_MESSAGE_BYTES,
         help="largest message; larger ones close the connection with 1009 (%(default)s)",
     )
     limits.add_argument(
         "--max-queue",
         type=int,
-        default=_DEFAULTS["max_queue"],
+        default=defaults.DEFAULT_MAX_QUEUE,
         help="audio messages in flight per connection before reading pauses (%(default)s)",
     )
     limits.add_argument(
         "--idle-timeout",
         type=float,
-        default=_DEFAULTS["idle_timeout"],
+        default=defaults.DEFAULT_IDLE_TIMEOUT,
         help="seconds without a message before a session ends (%(default)s)",
     )
     limits.add_argument(
         "--max-session",
         type=float,
-        default=_DEFAULTS["max_session"],
+        default=defaults.DEFAULT_MAX_SESSION_SECONDS,
         help="longest session in seconds (%(default)s)",
     )
     limits.add_argument(
         "--drain-timeout",
         type=float,
-        default=_DEFAULTS["drain_timeout"],
+        default=defaults.DEFAULT_DRAIN_TIMEOUT,
         help="seconds SIGTERM waits for live sessions' finals (%(default)s)",
     )
     sec = p.add_argument_group("security")
@@ -112,7 +112,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=defaults.DEFAULT_WORKERS,
         help="server processes sharing the port (SO_REUSEPORT; each loads the model and takes "
         "its share of --max-connections): Python runs one thread at a time, so using more "
         "than about one core takes more processes (default: %(default)s)",
@@ -127,20 +127,15 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     logs.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
-        default=DEFAULT_LOG_LEVEL,
+        default=defaults.DEFAULT_LOG_LEVEL,
         help="info: a line per session start and end (%(default)s)",
     )
     logs.add_argument(
         "--log-format",
         choices=("text", "json"),
-        default=DEFAULT_LOG_FORMAT,
+        default=defaults.DEFAULT_LOG_FORMAT,
         help="json: one object per line, for log shippers (%(default)s)",
     )
-
-
-def _fail(message: str) -> int:
-    print(f"streamasr serve: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -159,9 +154,8 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from streamasr.audio.resample import check_rate
-    from streamasr.model.artifact import ArtifactError
     from streamasr.server.app import ServerOptions
     from streamasr.server.logs import configure
 
@@ -190,34 +184,39 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.workers > 1 and args.mic:
             raise ValueError("--mic needs --workers 1 (one process owns the microphone)")
     except (ValueError, OSError, ssl.SSLError) as e:
-        return _fail(str(e))
+        return fail(PROG, str(e))
     if args.workers > 1:
-        return _supervise(args)
+        from streamasr.server.supervisor import supervise
 
-    from streamasr.engine.recognizer import Recognizer
+        # Each worker takes its share of the connections and binds the port with the others.
+        share = -(-args.max_connections // args.workers)
+        child = argparse.Namespace(
+            **{**vars(args), "workers": 1, "reuse_port": True, "max_connections": share}
+        )
+        return supervise(_worker_main, (child,), args.workers)
+
     from streamasr.model.step import BATCH_BUCKETS
 
     if options.max_connections > BATCH_BUCKETS[-1]:
-        return _fail(f"--max-connections must be at most {BATCH_BUCKETS[-1]}")
+        return fail(PROG, f"--max-connections must be at most {BATCH_BUCKETS[-1]}")
     try:
-        recognizer = Recognizer.from_file(args.model)
-        decoding = decoder_choice(args)
-    except (ArtifactError, ValueError) as e:
-        return _fail(str(e))
+        model, decoding = load_model(args)
+    except CommandError as e:
+        return fail(PROG, str(e))
     from streamasr.audio.mic import MicError
 
     try:
-        return asyncio.run(_serve(recognizer, decoding, options, args))
+        return asyncio.run(_serve(model, decoding, options, args))
     except KeyboardInterrupt:
         return 130
     except MicError as e:
-        return _fail(str(e))
+        return fail(PROG, str(e))
     except OSError as e:  # e.g. the port is taken
-        return _fail(str(e))
+        return fail(PROG, str(e))
 
 
 async def _serve(
-    recognizer: Recognizer,
+    model: Model,
     decoding: DecoderChoice,
     options: ServerOptions,
     args: argparse.Namespace,
@@ -233,7 +232,7 @@ async def _serve(
         BATCH_BUCKETS[-1], options.max_connections + max(8, options.max_connections // 4)
     )
     batcher = Batcher(
-        recognizer, capacity=capacity, on_step=metrics.observe_step, decoding=decoding
+        model.recognizer, capacity=capacity, on_step=metrics.observe_step, decoding=decoding
     )
     if not args.no_warmup:
         await asyncio.to_thread(batcher.warm_up)
@@ -263,58 +262,15 @@ async def _serve(
     return 0
 
 
-def _supervise(args: argparse.Namespace) -> int:
-    """Run ``args.workers`` server processes on one port and wait. SIGTERM/SIGINT are passed
-    on (each worker drains its own sessions); if one worker fails, the others are stopped
-    and its exit status is returned. The supervisor itself never imports jax."""
-    import multiprocessing
-    import time
-
-    share = -(-args.max_connections // args.workers)
-    child_args = argparse.Namespace(
-        **{**vars(args), "workers": 1, "reuse_port": True, "max_connections": share}
-    )
-    # spawn: a clean interpreter per worker, nothing inherited mid-flight.
-    context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=_worker_main, args=(child_args,), name=f"streamasr-worker-{i}")
-        for i in range(args.workers)
-    ]
-    stopping = False
-
-    def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for w in workers:
-            if w.pid is not None and w.is_alive():
-                os.kill(w.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for w in workers:
-        w.start()
-    status = 0
-    while any(w.is_alive() for w in workers):
-        for w in workers:
-            w.join(timeout=0.2)
-            if not w.is_alive() and w.exitcode and not stopping:
-                status = w.exitcode
-                stop(signal.SIGTERM, None)
-        time.sleep(0.05)
-    if stopping and status == 0:
-        status = max([0, *[w.exitcode or 0 for w in workers]])
-    return status
-
-
 def _worker_main(args: argparse.Namespace) -> None:
-    sys.exit(run_serve(args))
+    sys.exit(run(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m streamasr.server.main``: the serve command on its own."""
-    parser = argparse.ArgumentParser(prog="streamasr serve", description=__doc__)
-    add_serve_arguments(parser)
-    return run_serve(parser.parse_args(argv))
+    """``python -m streamasr.cli.serve``: the serve command on its own."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""streamasr command line: transcribe files, serve the daemon, dictate from a microphone."""
+"""``streamasr transcribe``: audio files to text (or JSON with word times)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,24 @@ import time
 from collections.abc import Sequence
 
 from streamasr.audio.files import AudioFileError, read_audio
-from streamasr.decode.endpoint import EndpointConfig
-from streamasr.decode.factory import add_decoder_arguments, decoder_choice
+from streamasr.cli.common import (
+    CommandError,
+    add_decoder_arguments,
+    add_model_argument,
+    fail,
+    load_model,
+)
+from streamasr.constants import BLOCK_SECONDS
 from streamasr.decode.hypothesis import Hypothesis
-from streamasr.mic_cli import add_mic_arguments, run_mic
-from streamasr.model.artifact import ArtifactError
-from streamasr.server.main import add_serve_arguments, run_serve
 
-CHUNK_SECONDS = 0.1  # real-time-sized chunks for --partials
+PROG = "streamasr"
 
 
-def _fail(message: str) -> int:
-    print(f"streamasr: error: {message}", file=sys.stderr)
-    return 2
-
-
-def add_transcribe_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "files", nargs="+", metavar="FILE", help="audio files (WAV, FLAC, OGG; any rate)"
     )
-    p.add_argument("--model", help="model file (default: the bundled model)")
+    add_model_argument(p)
     p.add_argument("--json", action="store_true", help="one JSON object per file: text and words")
     p.add_argument(
         "--partials", action="store_true", help="show partial hypotheses as the file streams in"
@@ -44,28 +42,24 @@ def add_transcribe_arguments(p: argparse.ArgumentParser) -> None:
     add_decoder_arguments(p)
 
 
-def run_transcribe(args: argparse.Namespace) -> int:
-    from streamasr.engine.recognizer import Recognizer  # jax import: only when needed
-    from streamasr.engine.stream import Stream
-
+def run(args: argparse.Namespace) -> int:
     try:
-        recognizer = Recognizer.from_file(args.model, EndpointConfig(enabled=not args.no_endpoint))
-        decoding = decoder_choice(args)
-    except (ArtifactError, ValueError) as e:
-        return _fail(str(e))
+        model, decoding = load_model(args, endpoint=not args.no_endpoint)
+    except CommandError as e:
+        return fail(PROG, str(e))
     status = 0
     for name in args.files:
         try:
             audio = read_audio(name)
         except AudioFileError as e:
-            print(f"streamasr: error: {e}", file=sys.stderr)
+            print(f"{PROG}: error: {e}", file=sys.stderr)
             status = 1
             continue
-        decoder = decoding.make(recognizer.frame_seconds, recognizer.endpoint)
-        stream = Stream(recognizer, audio.sample_rate, decoder)
+        stream = model.stream(audio.sample_rate, decoder=decoding)
         finals: list[Hypothesis] = []
+        # --partials: real-time-sized blocks; otherwise the whole file at once.
         step = (
-            max(1, int(audio.sample_rate * CHUNK_SECONDS)) if args.partials else audio.samples.size
+            max(1, int(audio.sample_rate * BLOCK_SECONDS)) if args.partials else audio.samples.size
         )
         shown = ""
         for start in range(0, audio.samples.size, step):
@@ -102,29 +96,14 @@ def _print_result(name: str, finals: list[Hypothesis], as_json: bool) -> None:
         print(text, flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="streamasr", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_transcribe_arguments(sub.add_parser("transcribe", help="transcribe audio files"))
-    add_serve_arguments(
-        sub.add_parser("serve", help="run the recognition daemon (websocket + browser page)")
-    )
-    add_mic_arguments(sub.add_parser("mic", help="dictate from the local microphone"))
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``python -m streamasr.cli.transcribe``: the transcribe command on its own."""
+    parser = argparse.ArgumentParser(prog="streamasr transcribe", description=__doc__)
+    add_arguments(parser)
     try:
-        if args.command == "transcribe":
-            return run_transcribe(args)
-        if args.command == "serve":
-            return run_serve(args)
-        if args.command == "mic":
-            return run_mic(args)
+        return run(parser.parse_args(argv))
     except KeyboardInterrupt:
         return 130
-    return _fail(f"unknown command {args.command}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import soundfile as sf
 from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
+
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

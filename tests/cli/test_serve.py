@@ -17,13 +17,15 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, "-m", "streamasr.server.main", *args],
+        [sys.executable, "-m", "streamasr.cli.serve", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -16,19 +16,25 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from streamasr.audio.mic import MicError, Microphone, level_db, list_input_devices
-from streamasr.decode.factory import add_decoder_arguments, decoder_choice
-from streamasr.features.mfcc import SAMPLE_RATE
+from streamasr.cli.common import (
+    CommandError,
+    add_decoder_arguments,
+    add_model_argument,
+    fail,
+    load_model,
+)
+from streamasr.constants import BLOCK_SAMPLES, SAMPLE_RATE
 
 if TYPE_CHECKING:
     from streamasr.audio.ring import FloatArray
 
-BLOCK = SAMPLE_RATE // 10  # recognize / send in 100 ms blocks
+PROG = "streamasr mic"
 # Printed once the model is loaded and the microphone captures: speak from here on.
 LISTENING = "listening (Ctrl-C to stop)"
 
 
-def add_mic_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="model file (default: the bundled model)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_argument(p)
     p.add_argument("--device", help="input device name or index (default: the system's)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.add_argument("--connect", metavar="URL", help="stream to a daemon (ws://host:2700)")
@@ -80,24 +86,19 @@ class Display:
         print(f"streamasr mic: {message}", file=sys.stderr, flush=True)
 
 
-def _fail(message: str) -> int:
-    print(f"streamasr mic: error: {message}", file=sys.stderr)
-    return 2
-
-
-def run_mic(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.list_devices:
         print("\n".join(list_input_devices()) or "no input devices")
         return 0
     if args.seconds is not None and not args.seconds > 0:
-        return _fail(f"--seconds must be positive, got {args.seconds}")
+        return fail(PROG, f"--seconds must be positive, got {args.seconds}")
     display = Display(sys.stdout, sys.stderr, not args.no_level)
     try:
         if args.connect:
             return asyncio.run(_remote(args, display))
         return _local(args, display)
     except MicError as e:
-        return _fail(str(e))
+        return fail(PROG, str(e))
     except KeyboardInterrupt:
         return 130
 
@@ -113,17 +114,11 @@ def _check_overflow(mic: Microphone, seen: int, display: Display) -> int:
 
 
 def _local(args: argparse.Namespace, display: Display) -> int:
-    from streamasr.engine.recognizer import Recognizer
-    from streamasr.engine.stream import Stream
-    from streamasr.model.artifact import ArtifactError
-
     try:
-        recognizer = Recognizer.from_file(args.model)
-        decoding = decoder_choice(args)
-    except (ArtifactError, ValueError) as e:
-        return _fail(str(e))
-    decoder = decoding.make(recognizer.frame_seconds, recognizer.endpoint)
-    stream = Stream(recognizer, SAMPLE_RATE, decoder)
+        model, decoding = load_model(args)
+    except CommandError as e:
+        return fail(PROG, str(e))
+    stream = model.stream(SAMPLE_RATE, decoder=decoding)
     end = _deadline(args)
     seen = 0
     with Microphone(args.device) as mic:
@@ -131,7 +126,7 @@ def _local(args: argparse.Namespace, display: Display) -> int:
         try:
             while time.monotonic() < end:
                 mic.ring.wait(min(0.5, max(0.0, end - time.monotonic())))
-                if mic.ring.available < BLOCK:
+                if mic.ring.available < BLOCK_SAMPLES:
                     continue
                 samples = mic.ring.read()
                 seen = _check_overflow(mic, seen, display)
@@ -159,7 +154,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
     try:
         ws = await connect(args.connect, additional_headers=headers, max_size=1 << 20)
     except (OSError, InvalidURI, InvalidStatus) as e:
-        return _fail(f"cannot connect to {args.connect}: {e}")
+        return fail(PROG, f"cannot connect to {args.connect}: {e}")
     loop = asyncio.get_running_loop()
     mic = Microphone(args.device)
     wake = asyncio.Event()
@@ -196,7 +191,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
             while time.monotonic() < end and not receiver.done():
                 wake.clear()
                 mic.ring.clear_wakeups()
-                if mic.ring.available >= BLOCK:
+                if mic.ring.available >= BLOCK_SAMPLES:
                     samples = mic.ring.read()
                     seen = _check_overflow(mic, seen, display)
                     display.audio(samples)
@@ -225,18 +220,16 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
         code, reason = await receiver
     display.notice(f"streamed {streamed} samples, lost {mic.ring.overflow}")
     if code != 1000:
-        return _fail(f"the server closed the connection: {code} {reason}".strip())
+        return fail(PROG, f"the server closed the connection: {code} {reason}".strip())
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="streamasr mic", description=__doc__)
-    add_mic_arguments(parser)
-    return run_mic(parser.parse_args(argv))
+    """``python -m streamasr.cli.mic``: the mic command on its own."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-__all__ = ["add_mic_arguments", "main", "run_mic"]

@@ -1,0 +1,50 @@
+"""One jitted call that advances any subset of a capacity-sized batched state: gather the
+named slots, run the step, scatter the new state back (padding rows write nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from streamasr.model.encoder import EncoderState
+from streamasr.model.step import Params, StepFn
+
+
+def _gather(state: EncoderState, idx: jax.Array) -> EncoderState:
+    return EncoderState(
+        conv_context=tuple(jnp.take(c, idx, axis=0, mode="clip") for c in state.conv_context),
+        lstm_h=jnp.take(state.lstm_h, idx, axis=1, mode="clip"),
+        lstm_c=jnp.take(state.lstm_c, idx, axis=1, mode="clip"),
+    )
+
+
+def _scatter(state: EncoderState, idx: jax.Array, sub: EncoderState) -> EncoderState:
+    # Padding rows carry an out-of-range index: mode="drop" discards their writes.
+    return EncoderState(
+        conv_context=tuple(
+            c.at[idx].set(s, mode="drop")
+            for c, s in zip(state.conv_context, sub.conv_context, strict=True)
+        ),
+        lstm_h=state.lstm_h.at[:, idx].set(sub.lstm_h, mode="drop"),
+        lstm_c=state.lstm_c.at[:, idx].set(sub.lstm_c, mode="drop"),
+    )
+
+
+BatchedStepFn = Callable[
+    [Params, EncoderState, jax.Array, jax.Array], tuple[jax.Array, EncoderState]
+]
+
+
+def make_batched_step(step: StepFn) -> BatchedStepFn:
+    """run(params, state[capacity], idx[bucket], frames[bucket, T, dim]) -> (log_probs, state):
+    advances only the slots named in idx; rows whose index is out of range are padding."""
+
+    def run(
+        params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
+    ) -> tuple[jax.Array, EncoderState]:
+        log_probs, sub = step(params, _gather(state, idx), frames)
+        return log_probs, _scatter(state, idx, sub)
+
+    return jax.jit(run, donate_argnums=(1,))
