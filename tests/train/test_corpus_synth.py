@@ -12,14 +12,8 @@ import soundfile as sf
 
 from train.corpus.__main__ import parse_args
 from train.corpus.manifest import read_manifest, resolve_audio
-from train.corpus.synth import (
-    SPLITS,
-    CorpusConfig,
-    generate,
-    plan,
-    sentences_for,
-    trim_silence,
-)
+from train.corpus.plan import SPLITS, CorpusConfig, plan
+from train.corpus.synth import generate, sentences_for, trim_silence
 from train.corpus.voices import SAMPLE_RATE, Voice
 
 VOICES = [

@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from train.corpus.synth import CorpusConfig, generate, sentences_for
+from train.corpus.plan import CorpusConfig
+from train.corpus.synth import generate, sentences_for
 from train.corpus.voices import ALL_ENGINES, ENGINES, installed_voices
 
 

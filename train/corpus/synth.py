@@ -19,7 +19,7 @@ import logging
 import multiprocessing as mp
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,14 +28,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from streamasr.constants import HOP_SAMPLES
 from train.corpus import augment
 from train.corpus.manifest import Record, atomic_write_text, total_hours, write_manifest
+from train.corpus.plan import PLANNED_SILENCE_S, SPLITS, CorpusConfig, Job, job_rng, plan
 from train.corpus.text import build_sentences, text_stats
 from train.corpus.voices import (
-    ALL_ENGINES,
-    ENGINES,
     SAMPLE_RATE,
-    Prosody,
     SynthesisError,
     Voice,
     to_16k,
@@ -43,29 +42,12 @@ from train.corpus.voices import (
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid_heldout_voices", "valid_seen_voices")
 MAX_SECONDS = 16.0  # longer utterances are dropped
 MIN_SECONDS = 0.4  # shorter ones too (a failed or empty synthesis)
 SILENCE_PEAK = 1e-3  # peak below this: synthesis produced silence
 TRIM_DB = -45.0  # frames this far below the peak count as silence when trimming
-KEEP_SILENCE_S = 0.2  # silence left at each end after trimming
+KEEP_SILENCE_S = PLANNED_SILENCE_S  # silence left at each end after trimming
 PEAK = 0.89  # clean utterances are peak-normalised to -1 dBFS
-RATE_RANGE = (0.85, 1.2)  # speaking-rate factors drawn per utterance
-PITCH_RANGE = (0.85, 1.15)  # pitch factors drawn per utterance
-CHARS_PER_SECOND = 19.5  # planning estimate of speech rate at rate 1.0 (measured: ~20)
-# Share of utterances per engine (renormalised over the engines that have voices), so that one
-# engine with hundreds of settings (espeak-ng) does not drown the few natural-sounding voices.
-ENGINE_WEIGHTS: Mapping[str, float] = {
-    "espeak": 0.35,
-    "mbrola": 0.12,
-    "flite": 0.13,
-    "festival": 0.10,
-    "pico": 0.10,
-    "rhvoice": 0.20,
-    # The neural corpus (data/neural).
-    "kokoro": 0.85,
-    "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
-}
 # Non-speech recordings in Debian packages, used as background noise when present.
 NOISE_RECORDINGS = (
     Path("/usr/share/sounds/alsa/Noise.wav"),
@@ -73,128 +55,9 @@ NOISE_RECORDINGS = (
 )
 
 
-@dataclass(frozen=True)
-class CorpusConfig:
-    out: Path  # output directory
-    seed: int = 0  # everything derives from it
-    train_hours: float | None = None  # estimated clean training hours (or train_sentences)
-    train_sentences: int | None = None  # clean training utterances (or train_hours)
-    heldout_sentences: int = 300  # valid_heldout_voices utterances
-    seen_sentences: int = 300  # valid_seen_voices utterances
-    augmented_copies: int = 1  # augmented copies of each training utterance
-    workers: int = 2  # worker processes; 1 runs in this process
-    engines: tuple[str, ...] = ENGINES  # TTS engines to use (when installed)
-    # First training sentence's position in the pool: a second corpus (the neural one) speaks
-    # other sentences than the first, while both keep the same validation sentences.
-    train_offset: int = 0
-    # Write the manifests of the utterances already finished and synthesise nothing: what a
-    # long run has produced so far, usable while it goes on (or after it was stopped).
-    finished_only: bool = False
-
-    def validate(self) -> None:
-        if (self.train_hours is None) == (self.train_sentences is None):
-            raise ValueError("give exactly one of train_hours and train_sentences")
-        if self.train_hours is not None and self.train_hours <= 0:
-            raise ValueError(f"train_hours must be positive, got {self.train_hours}")
-        if self.train_sentences is not None and self.train_sentences < 0:
-            raise ValueError(f"train_sentences must be >= 0, got {self.train_sentences}")
-        for name in ("heldout_sentences", "seen_sentences", "augmented_copies"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        unknown = set(self.engines) - set(ALL_ENGINES)
-        if unknown:
-            known = ", ".join(ALL_ENGINES)
-            raise ValueError(f"unknown engines {sorted(unknown)}; known: {known}")
-        if self.train_offset < 0:
-            raise ValueError(f"train_offset must be >= 0, got {self.train_offset}")
-
-
-@dataclass(frozen=True)
-class Job:
-    split: str  # one of SPLITS
-    index: int  # position within the split
-    text: str  # normalised sentence
-    voice: str  # Voice.name
-    prosody: Prosody  # rate and pitch for the engine
-    copies: int  # augmented copies to make
-    seed: int  # run seed (augmentation streams derive from seed, split, index)
-
-    @property
-    def stem(self) -> str:
-        return f"{self.split}/{self.index // 1000:03d}/{self.split}-{self.index:06d}"
-
-
-def job_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
-    """The random stream `stream` of one utterance: 0 plans it, k >= 1 augments copy k."""
-    return np.random.default_rng([seed, SPLITS.index(split), index, stream])
-
-
-def pick_voice(voices: Sequence[Voice], rng: np.random.Generator) -> Voice:
-    """An engine by ENGINE_WEIGHTS, then one of its voices uniformly."""
-    by_engine: dict[str, list[Voice]] = defaultdict(list)
-    for v in voices:
-        by_engine[v.engine].append(v)
-    engines = sorted(by_engine)
-    w = np.array([ENGINE_WEIGHTS.get(e, 0.1) for e in engines])
-    engine = engines[int(rng.choice(len(engines), p=w / w.sum()))]
-    return by_engine[engine][int(rng.integers(len(by_engine[engine])))]
-
-
-def make_job(
-    split: str, index: int, text: str, voices: Sequence[Voice], seed: int, copies: int
-) -> Job:
-    rng = job_rng(seed, split, index, 0)
-    voice = pick_voice(voices, rng)
-    prosody = Prosody(
-        rate=round(float(rng.uniform(*RATE_RANGE)), 3),
-        pitch=round(float(rng.uniform(*PITCH_RANGE)), 3),
-    )
-    return Job(split, index, text, voice.name, prosody, copies, seed)
-
-
-def estimated_seconds(text: str, rate: float) -> float:
-    return len(text) / CHARS_PER_SECOND / rate + 2 * KEEP_SILENCE_S
-
-
-def plan(sentences: Sequence[str], voices: Sequence[Voice], config: CorpusConfig) -> list[Job]:
-    """All jobs of a run: a pure function of the sentences, the voices and the config.
-
-    The first `heldout_sentences` sentences go to valid_heldout_voices, the next
-    `seen_sentences` to valid_seen_voices, the rest (cycled if too few) to train.
-    """
-    config.validate()
-    train_voices = [v for v in voices if not v.heldout]
-    heldout_voices = [v for v in voices if v.heldout]
-    n_valid = config.heldout_sentences + config.seen_sentences
-    if len(sentences) <= n_valid:
-        raise ValueError(f"{len(sentences)} sentences leave none for training after {n_valid}")
-    if not train_voices:
-        raise ValueError("no training voices installed")
-    jobs: list[Job] = []
-    if heldout_voices:
-        for i, text in enumerate(sentences[: config.heldout_sentences]):
-            jobs.append(make_job(SPLITS[1], i, text, heldout_voices, config.seed, 0))
-    seen = sentences[config.heldout_sentences : n_valid]
-    for i, text in enumerate(seen):
-        jobs.append(make_job(SPLITS[2], i, text, train_voices, config.seed, 0))
-    pool = sentences[n_valid:]
-    target_s = (config.train_hours or 0.0) * 3600.0
-    total_s = 0.0
-    i = 0
-    while i < config.train_sentences if config.train_sentences is not None else total_s < target_s:
-        text = pool[(config.train_offset + i) % len(pool)]
-        job = make_job(SPLITS[0], i, text, train_voices, config.seed, config.augmented_copies)
-        jobs.append(job)
-        total_s += estimated_seconds(job.text, job.prosody.rate)
-        i += 1
-    return jobs
-
-
 def trim_silence(wave: np.ndarray, keep_s: float = KEEP_SILENCE_S) -> np.ndarray:
     """Cut leading and trailing silence (TRIM_DB below the peak), leaving `keep_s` at each end."""
-    hop = SAMPLE_RATE // 100
+    hop = HOP_SAMPLES
     n = len(wave) // hop
     if n == 0:
         return wave
@@ -262,6 +125,12 @@ def _sidecar(out: Path, job: Job) -> Path:
     """`<stem>.jsonl`: the records of a finished utterance, written last."""
     base = out / "audio" / job.stem
     return base.with_name(base.name + ".jsonl")
+
+
+def _finished(out: Path, job: Job) -> bool:
+    """The utterance is made, with this job's voice and text."""
+    cached = _cached_records(_sidecar(out, job), out)
+    return cached is not None and (cached[0].voice, cached[0].text) == (job.voice, job.text)
 
 
 def run_job(job: Job, out: Path, voice: Voice, noises: Sequence[np.ndarray]) -> Outcome:
@@ -452,7 +321,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(sentences, voices, config)
     if config.finished_only:
-        jobs = [j for j in jobs if _sidecar(out, j).exists()]
+        jobs = [j for j in jobs if _finished(out, j)]
     summary = Summary(records={split: [] for split in SPLITS})
     done: dict[tuple[str, int], tuple[Record, ...]] = {}
     noises = load_noises() if config.augmented_copies else []
