@@ -9,16 +9,27 @@ Audio lost = samples of messages that never got a reply (must be 0). CPU is the 
 process's CPU time over wall time (100% = one core). A level is "held" when p95 < 200 ms,
 nothing is lost and the clients kept their real-time schedule.
 
-Prints a table, then a last line ``STREAMS=<int> P95_MS=<float> LOST_SAMPLES=<int>`` for
-the largest level held. The clients run in this process and share the 2 cores with the
-server: the figures are a lower bound for the server alone.
+The clients run in a separate process (their own interpreter), pinned to CPUs apart from
+the server's when the machine has at least four (``--client-cpus`` overrides; on fewer, both
+share every core and the figures are a lower bound for the server alone). The server's own
+CPU is reported per stream per audio-second (``cpu ms/s``).
+
+``--profile`` runs ``py-spy record --native`` on the server for the whole run, writes a
+speedscope profile and prints the functions with the largest share of the server's samples.
+
+Prints a table, then a last line
+``STREAMS=<int> P95_MS=<float> LOST_SAMPLES=<int> CPU_MS_PER_STREAM_S=<float>`` for the
+largest level held (CPU of the last level run if none was held).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
+import math
+import multiprocessing
 import os
 import re
 import socket
@@ -26,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +46,8 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from pyspy import PY_SPY, find_py_spy, start_profiler, stop_profiler  # noqa: E402
 
 from streamasr.audio.resample import resample  # noqa: E402
 from streamasr.decode.factory import DEFAULT_KIND  # noqa: E402
@@ -45,16 +59,28 @@ P95_LIMIT_MS = 200.0
 @dataclass
 class Level:
     streams: int
+    rate: int = 16000  # client sample rate
     latencies: list[float] = field(default_factory=list)  # seconds
     sent_samples: int = 0
     answered_samples: int = 0
     late_sends: int = 0  # messages sent more than one chunk behind schedule
     errors: list[str] = field(default_factory=list)
-    cpu_percent: float = 0.0
+    cpu_seconds: float = 0.0  # the server's, over the level
+    wall_seconds: float = 0.0
 
     @property
     def lost(self) -> int:
         return self.sent_samples - self.answered_samples
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100 * self.cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
+
+    @property
+    def cpu_ms_per_stream_s(self) -> float:
+        """Server CPU ms per stream per second of audio: CPU over all the audio sent."""
+        audio_s = self.sent_samples / self.rate
+        return 1000 * self.cpu_seconds / audio_s if audio_s else math.nan
 
     def pct(self, q: float) -> float:
         return float(np.percentile(self.latencies, q) * 1000) if self.latencies else float("inf")
@@ -142,10 +168,10 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def run_level(url: str, pid: int, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
-    level = Level(n)
+async def drive(url: str, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
+    """N real-time clients at once (in the client process)."""
+    level = Level(n, args.sample_rate)
     chunk = args.sample_rate * args.chunk_ms // 1000
-    cpu0, t0 = cpu_seconds(pid), time.monotonic()
     chunks = messages(pcm, chunk)
     tasks = []
     for _ in range(n):  # stagger the starts over one chunk period
@@ -156,8 +182,30 @@ async def run_level(url: str, pid: int, n: int, pcm: np.ndarray, args: argparse.
         )
         await asyncio.sleep(args.chunk_ms / 1000 / n)
     await asyncio.gather(*tasks)
-    level.cpu_percent = 100 * (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
     return level
+
+
+def drive_level(url: str, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
+    return asyncio.run(drive(url, n, pcm, args))
+
+
+def split_cpus(available: Iterable[int], client_cpus: int | None) -> tuple[set[int], set[int]]:
+    """(server CPUs, client CPUs). ``client_cpus=None`` chooses: a quarter of the CPUs for
+    the clients when there are at least four, else no split (both get every CPU)."""
+    cpus = sorted(available)
+    k = (len(cpus) // 4 if len(cpus) >= 4 else 0) if client_cpus is None else client_cpus
+    if not 0 <= k < len(cpus):
+        raise ValueError(f"--client-cpus must be in [0, {len(cpus) - 1}], got {k}")
+    if k == 0:
+        return set(cpus), set(cpus)
+    return set(cpus[:-k]), set(cpus[-k:])
+
+
+def _pin(cpus: set[int]) -> None:
+    os.sched_setaffinity(0, cpus)
+
+
+# ---- the run ---------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,8 +221,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
     p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
+    p.add_argument(
+        "--client-cpus",
+        type=int,
+        help="CPUs reserved for the clients, the server gets the rest (default: a quarter "
+        "of them with at least 4 CPUs, else none: all share)",
+    )
+    p.add_argument(
+        "--profile",
+        nargs="?",
+        const="load-profile.speedscope.json",
+        metavar="FILE",
+        help=f"run the server under {PY_SPY} and write a speedscope profile (%(const)s)",
+    )
+    p.add_argument("--profile-top", type=int, default=25, help="functions to print")
     args = p.parse_args(argv)
     levels = [int(n) for n in args.streams.split(",")]
+    if args.profile:
+        find_py_spy()  # fail before anything starts
+    server_cpus, client_cpus = split_cpus(os.sched_getaffinity(0), args.client_cpus)
     pcm = utterance(args.sample_rate)
     fixed_port = 0
     if args.workers > 1:  # every worker binds the same, fixed port
@@ -187,7 +252,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    server = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=lambda: _pin(server_cpus),
+    )
+    clients = concurrent.futures.ProcessPoolExecutor(
+        1, multiprocessing.get_context("spawn"), initializer=_pin, initargs=(client_cpus,)
+    )
+    spy = None
+    profile = Path(args.profile).resolve() if args.profile else None
+    best: Level | None = None
+    last: Level | None = None
     try:
         assert server.stderr is not None
         port = None
@@ -200,17 +279,25 @@ def main(argv: list[str] | None = None) -> int:
             print("load: the server did not start", file=sys.stderr)
             return 2
         url = f"ws://127.0.0.1:{port}"
+        split = "shared" if server_cpus == client_cpus else f"clients on {sorted(client_cpus)}"
+        print(f"server CPUs {sorted(server_cpus)}, clients in their own process ({split})")
+        if profile is not None:
+            spy = start_profiler(server.pid, profile, args.workers)
         print(
             f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'lost':>6} "
-            f"{'late':>5} {'cpu %':>6} {'errors':>6}  held"
+            f"{'late':>5} {'cpu %':>6} {'cpu ms/s':>8} {'errors':>6}  held"
         )
-        best: Level | None = None
         for n in levels:
-            level = asyncio.run(run_level(url, server.pid, n, pcm, args))
+            cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+            level = clients.submit(drive_level, url, n, pcm, args).result()
+            level.cpu_seconds = cpu_seconds(server.pid) - cpu0
+            level.wall_seconds = time.monotonic() - t0
+            last = level
             print(
                 f"{n:>8} {level.pct(50):>8.1f} {level.pct(95):>8.1f} {level.pct(99):>8.1f} "
                 f"{level.lost:>6} {level.late_sends:>5} {level.cpu_percent:>6.0f} "
-                f"{len(level.errors):>6}  {'yes' if level.held else 'no'}",
+                f"{level.cpu_ms_per_stream_s:>8.2f} {len(level.errors):>6}  "
+                f"{'yes' if level.held else 'no'}",
                 flush=True,
             )
             if level.errors:
@@ -220,12 +307,20 @@ def main(argv: list[str] | None = None) -> int:
             elif args.stop_after_fail:
                 break
     finally:
+        if spy is not None and profile is not None:
+            stop_profiler(spy, profile, args.profile_top)
+        clients.shutdown()
         server.terminate()
         server.wait(30)
+    shown = best or last
+    cpu = shown.cpu_ms_per_stream_s if shown is not None else math.nan
     if best is None:
-        print("STREAMS=0 P95_MS=nan LOST_SAMPLES=0")
+        print(f"STREAMS=0 P95_MS=nan LOST_SAMPLES=0 CPU_MS_PER_STREAM_S={cpu:.2f}")
         return 1
-    print(f"STREAMS={best.streams} P95_MS={best.pct(95):.1f} LOST_SAMPLES={best.lost}")
+    print(
+        f"STREAMS={best.streams} P95_MS={best.pct(95):.1f} LOST_SAMPLES={best.lost} "
+        f"CPU_MS_PER_STREAM_S={cpu:.2f}"
+    )
     return 0
 
 

@@ -1,0 +1,103 @@
+"""Profiles of a running process with py-spy: ``bin/bench pyspy FILE`` prints the top of a
+speedscope profile that ``bin/bench load --profile`` wrote.
+
+py-spy (PyPI ``py-spy``) samples the stacks of another process without stopping it;
+``--native`` includes C and C++ frames (numpy, XLA, the websockets speedups), so the shares
+say where the daemon's CPU goes, interpreter and compiled code alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+PY_SPY = "py-spy"  # the PyPI package (and command)
+PROFILE_RATE = 100  # samples per second: light enough not to move the figures much
+
+
+def find_py_spy() -> str:
+    """The py-spy command (next to this interpreter, or on PATH); SystemExit naming the
+    package when it is not installed."""
+    beside = Path(sys.executable).parent / PY_SPY
+    found = str(beside) if beside.is_file() else shutil.which(PY_SPY)
+    if found is None:
+        raise SystemExit(
+            f"load: --profile needs the {PY_SPY} package (PyPI '{PY_SPY}'), which is not "
+            f"installed: pip install {PY_SPY} into {sys.prefix}"
+        )
+    return found
+
+
+def top_functions(profile: dict[str, Any], n: int) -> list[tuple[str, float, float]]:
+    """From a speedscope profile (py-spy's, one sampled profile per thread): the ``n``
+    functions with the largest share of all samples, as (name, self share, total share);
+    self counts samples whose innermost frame is the function, total those with it anywhere
+    on the stack (once per sample). Ranked by self share."""
+    frames = profile["shared"]["frames"]
+    names = [
+        f"{f['name']} ({Path(f['file']).name}:{f['line']})" if f.get("file") else f["name"]
+        for f in frames
+    ]
+    own: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    total = 0.0
+    for thread in profile["profiles"]:
+        for stack, weight in zip(thread["samples"], thread["weights"], strict=True):
+            if not stack:
+                continue
+            total += weight
+            own[names[stack[-1]]] += weight
+            for name in {names[i] for i in stack}:
+                anywhere[name] += weight
+    if not total:
+        return []
+    return [(name, w / total, anywhere[name] / total) for name, w in own.most_common(n)]
+
+
+def start_profiler(pid: int, out: Path, workers: int) -> subprocess.Popen[bytes]:
+    cmd = [find_py_spy(), "record", "--native", "--format", "speedscope", "-o", str(out)]
+    cmd += ["--rate", str(PROFILE_RATE), "--pid", str(pid)]
+    if workers > 1:
+        cmd.append("--subprocesses")
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profiler(spy: subprocess.Popen[bytes], out: Path, n: int) -> None:
+    """Stop py-spy (it writes its file on SIGINT) and print the top of the profile."""
+    spy.send_signal(signal.SIGINT)
+    try:
+        _, err = spy.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        _, err = spy.communicate()
+    if not out.is_file():
+        print(f"load: py-spy wrote no profile: {err.decode(errors='replace')[-500:]}")
+        return
+    print(f"\nprofile: {out} (open in https://www.speedscope.app)")
+    print_top(json.loads(out.read_text()), n)
+
+
+def print_top(profile: dict[str, Any], n: int) -> None:
+    print(f"{'self %':>7} {'total %':>8}  function")
+    for name, own, anywhere in top_functions(profile, n):
+        print(f"{100 * own:>7.1f} {100 * anywhere:>8.1f}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("file", type=Path, help="speedscope profile (py-spy --format speedscope)")
+    p.add_argument("--top", type=int, default=25, help="functions to print (%(default)s)")
+    args = p.parse_args(argv)
+    print_top(json.loads(args.file.read_text()), args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

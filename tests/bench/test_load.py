@@ -1,0 +1,60 @@
+"""bench/load.py's and bench/pyspy.py's pure parts: the CPU split, the CPU per stream per
+audio-second, the top of a profile, and the message when py-spy is missing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import load
+import pyspy
+
+
+def test_split_cpus_reserves_a_quarter_for_clients_from_four_cpus() -> None:
+    assert load.split_cpus(range(8), None) == ({0, 1, 2, 3, 4, 5}, {6, 7})
+    assert load.split_cpus([0, 1], None) == ({0, 1}, {0, 1})  # too few: all share
+    assert load.split_cpus([0, 1], 1) == ({0}, {1})
+    with pytest.raises(ValueError, match="client-cpus"):
+        load.split_cpus([0, 1], 2)  # the server would have none
+
+
+def test_cpu_per_stream_per_audio_second() -> None:
+    # 10 streams x 3 s of 8 kHz audio = 30 audio-seconds; 0.6 CPU-seconds -> 20 ms each.
+    level = load.Level(10, 8000, sent_samples=10 * 3 * 8000, cpu_seconds=0.6, wall_seconds=3.0)
+    assert level.cpu_ms_per_stream_s == pytest.approx(20.0)
+    assert level.cpu_percent == pytest.approx(20.0)
+
+
+def test_top_functions_ranks_by_self_share_and_counts_total_once_per_sample() -> None:
+    profile = {
+        "shared": {
+            "frames": [
+                {"name": "main", "file": "/x/app.py", "line": 1},
+                {"name": "decode", "file": "/x/beam.py", "line": 9},
+                {"name": "send", "file": "", "line": 0},
+            ]
+        },
+        "profiles": [  # stacks root first, as py-spy writes them
+            {"samples": [[0, 1], [0, 1], [0, 1, 1], [0, 2]], "weights": [1, 1, 1, 1]},
+            {"samples": [[0], [], [0, 2]], "weights": [1, 5, 2]},  # an empty stack: idle
+        ],
+    }
+    top = pyspy.top_functions(profile, 2)
+    # 7 samples of weight: decode is innermost in 3, send in 1 + 2, main in 1.
+    assert [name for name, _, _ in top] == ["decode (beam.py:9)", "send"]
+    assert top[0][1:] == pytest.approx((3 / 7, 3 / 7))  # recursion counted once
+    assert top[1][1:] == pytest.approx((3 / 7, 3 / 7))
+    assert pyspy.top_functions(profile, 3)[2] == ("main (app.py:1)", 1 / 7, 1.0)
+
+
+def test_profile_without_py_spy_names_the_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(SystemExit, match="needs the py-spy package"):
+        load.main(["--profile", str(tmp_path / "p.json")])
