@@ -32,7 +32,8 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--decoder",
         choices=KINDS,
         default=DEFAULT_KIND,
-        help=f"greedy (letters) or beam (words, with a lexicon and LM) (default: {DEFAULT_KIND})",
+        help="greedy (letters), beam (words, with a lexicon and LM) or flashlight (the same "
+        f"search in compiled code: pip install flashlight-text) (default: {DEFAULT_KIND})",
     )
     group.add_argument(
         "--lm",

@@ -1,4 +1,5 @@
-"""Choosing a decoder: ``make_decoder("greedy" | "beam", ...)`` and the Decoder protocol.
+"""Choosing a decoder: ``make_decoder("greedy" | "beam" | "flashlight", ...)`` and the Decoder
+protocol.
 
 The bundled language model (``streamasr/assets/lm.arpa.gz``) is read once per process and
 shared by every stream; so is its lexicon (the LM's vocabulary).
@@ -17,12 +18,15 @@ import numpy.typing as npt
 
 from streamasr.decode.beam import BeamDecoder, BeamOptions
 from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.flashlight import FlashlightDecoder, FlashlightOptions, load_search
 from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.decode.lexicon import Lexicon, PhraseList
 from streamasr.decode.lm import ArpaError, NgramLM, load_arpa
 
-KINDS = ("greedy", "beam")
+# "flashlight": the lexicon beam search in compiled code (PyPI flashlight-text), not the
+# default until `bin/bench decode` shows it costs no accuracy.
+KINDS = ("greedy", "beam", "flashlight")
 DEFAULT_KIND = "beam"  # better WER on both dev sets at ~2 ms per audio-s (docs/decoding.md)
 DEFAULT_BEAM_SIZE = 8
 BUNDLED_LM = Path(__file__).resolve().parent.parent / "assets" / "lm.arpa.gz"
@@ -76,9 +80,10 @@ def make_decoder(
 ) -> Decoder:
     """A fresh decoder for one stream.
 
-    ``kind`` is "greedy" or "beam". For "beam", ``lm_path=None`` uses the bundled LM and
-    ``lm_path="none"`` decodes without LM or lexicon. ``phrase_list`` boosts those phrases
-    (or, with ``restrict``, only they can be recognised); a greedy decoder cannot use them.
+    ``kind`` is "greedy", "beam" or "flashlight". For "beam", ``lm_path=None`` uses the
+    bundled LM and ``lm_path="none"`` decodes without LM or lexicon; "flashlight" needs an
+    LM (its vocabulary is the lexicon). ``phrase_list`` boosts those phrases (or, with
+    ``restrict``, only they can be recognised); only the beam decoder can use them.
     ``options`` overrides every beam option but ``beam_size`` and ``restrict``.
     """
     if kind not in KINDS:
@@ -87,6 +92,18 @@ def make_decoder(
         if phrase_list or restrict:
             raise ValueError("phrase lists need the beam decoder (--decoder beam)")
         return GreedyDecoder(frame_seconds, endpoint)
+    if kind == "flashlight":
+        if phrase_list or restrict:
+            raise ValueError("phrase lists need the beam decoder (--decoder beam)")
+        if lm_path == NO_LM:
+            raise ValueError("the flashlight decoder needs a language model (its lexicon)")
+        path = str(BUNDLED_LM if lm_path is None else Path(lm_path).resolve())
+        _, words = load_lm(path)
+        try:
+            fl_options = FlashlightOptions(beam_size=beam_size)
+        except ValueError as e:
+            raise ValueError(f"bad flashlight decoder settings: {e}") from e
+        return FlashlightDecoder(frame_seconds, load_search(path, words), endpoint, fl_options)
     opts = options or BeamOptions()
     try:
         opts = BeamOptions(**{**opts.__dict__, "beam_size": beam_size, "restrict": restrict})
@@ -108,7 +125,7 @@ def make_decoder(
 class DecoderChoice:
     """How every stream of one process decodes; ``make`` builds one stream's decoder."""
 
-    kind: str = DEFAULT_KIND  # "greedy" or "beam"
+    kind: str = DEFAULT_KIND  # one of KINDS
     lm_path: str | None = None  # None: the bundled LM; "none": no LM
     beam_size: int = DEFAULT_BEAM_SIZE
 

@@ -1,0 +1,242 @@
+"""Lexicon-constrained CTC beam search with a word n-gram LM in compiled code: flashlight's
+``LexiconDecoder`` (PyPI ``flashlight-text``, which bundles KenLM and reads the ARPA file,
+gzipped or not), behind the same Decoder protocol as ``beam.BeamDecoder``.
+
+The search runs one frame per ``decode_step`` call, driven by ``segmenter.Segmenter`` like
+greedy and beam decoding, so utterances end at the same frames and feeding a stream in any
+chunks gives the same results as one pass. What differs from ``beam.BeamDecoder``:
+
+- only lexicon words are recognised (flashlight's trie; no character fallback for unknown
+  words), and there are no phrase lists: a session with one gets the Python beam search;
+- partials are the words the best hypothesis has completed (flashlight reports a word when
+  its last letter is reached; a word being spelled is not shown), and the stable prefix is
+  empty: flashlight does not say which words every live hypothesis shares;
+- the n best come from flashlight's final hypotheses, one per distinct text, each with its
+  share of their probability.
+
+Word times and confidences come from the best path's tokens as in the other decoders: a word
+starts at its first letter's first frame and ends one frame after its last letter's first
+frame; its confidence is the mean posterior of its letters at those frames.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
+from streamasr.decode.lexicon import Lexicon
+from streamasr.decode.segmenter import Segmenter, check_log_probs
+from streamasr.vocab import BLANK, SYMBOLS
+
+PACKAGE = "flashlight-text"  # the PyPI package this decoder needs
+SPACE = SYMBOLS.index(" ")
+UNK = "<unk>"
+_LN10 = math.log(10.0)  # KenLM scores are log10; the Python beam's options are natural logs
+
+
+def available() -> bool:
+    try:
+        import flashlight.lib.text.decoder  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _import() -> Any:
+    try:
+        from flashlight.lib.text import decoder
+    except ImportError as e:
+        raise ValueError(
+            f"--decoder flashlight needs the {PACKAGE} package (pip install {PACKAGE})"
+        ) from e
+    return decoder
+
+
+@dataclass(frozen=True)
+class FlashlightOptions:
+    beam_size: int = 8  # hypotheses kept after each frame
+    beam_size_token: int = 6  # tokens tried per frame
+    beam_threshold: float = 10.0  # hypotheses scoring this far below the best are dropped
+    alpha: float = 0.5  # LM weight, on natural-log word probabilities (as in BeamOptions)
+    beta: float = 1.0  # word insertion bonus, per word
+    unk_penalty: float = math.inf  # cost of an unknown word (inf: lexicon words only)
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1 or self.beam_size_token < 1:
+            raise ValueError(
+                f"beam_size and beam_size_token must be >= 1, got {self.beam_size}, "
+                f"{self.beam_size_token}"
+            )
+        for name in ("beam_threshold", "alpha", "unk_penalty"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(
+                    f"flashlight option {name} must be >= 0, got {getattr(self, name)}"
+                )
+
+
+@dataclass(frozen=True)
+class Search:
+    """What every stream of one LM shares: the word dictionary, the KenLM model and the
+    lexicon trie (read-only while decoding)."""
+
+    words: Any  # flashlight Dictionary: word id -> word
+    lm: Any  # flashlight KenLM
+    trie: Any  # flashlight Trie over SYMBOLS, words at their last letter
+    unk: int  # word id of <unk>
+
+
+@functools.lru_cache(maxsize=4)
+def load_search(lm_path: str, lexicon: Lexicon) -> Search:
+    """The KenLM model at ``lm_path`` and a trie of the ``lexicon`` words the model's
+    alphabet can spell, built once per process. ValueError if the package is missing."""
+    fl = _import()
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+
+    index = {c: i for i, c in enumerate(SYMBOLS) if i not in (BLANK, SPACE)}
+    spelled = sorted(w for w in lexicon.words if w and all(c in index for c in w))
+    words = Dictionary([*spelled, UNK])
+    try:
+        lm = KenLM(lm_path, words)
+    except RuntimeError as e:  # KenLM's own message says what is wrong with the file
+        raise ValueError(f"KenLM cannot read {lm_path}: {e}") from e
+    trie = fl.Trie(len(SYMBOLS), SPACE)
+    start = lm.start(False)
+    for i, word in enumerate(spelled):
+        trie.insert([index[c] for c in word], i, lm.score(start, i)[1])
+    trie.smear(fl.SmearingMode.MAX)
+    return Search(words, lm, trie, len(spelled))
+
+
+class FlashlightDecoder:
+    """One stream's decoder over flashlight's LexiconDecoder; feed it log-probs [T, V]."""
+
+    def __init__(
+        self,
+        frame_seconds: float,
+        search: Search,
+        endpoint: EndpointConfig | None = None,
+        options: FlashlightOptions | None = None,
+    ) -> None:
+        fl = _import()
+        self.clock = Segmenter(frame_seconds, endpoint)
+        self.frame_seconds = frame_seconds
+        self.endpoint = self.clock.endpoint
+        self.options = opts = options or FlashlightOptions()
+        self._search = search
+        settings = fl.LexiconDecoderOptions(
+            beam_size=opts.beam_size,
+            beam_size_token=min(opts.beam_size_token, len(SYMBOLS)),
+            beam_threshold=opts.beam_threshold,
+            lm_weight=opts.alpha * _LN10,
+            word_score=opts.beta,
+            unk_score=-opts.unk_penalty if math.isfinite(opts.unk_penalty) else -math.inf,
+            sil_score=0.0,
+            log_add=True,
+            criterion_type=fl.CriterionType.CTC,
+        )
+        self._decoder = fl.LexiconDecoder(
+            settings, search.trie, search.lm, SPACE, BLANK, search.unk, [], False
+        )
+        self._start_utterance()
+
+    @property
+    def frames(self) -> int:
+        """Output frames seen since stream start."""
+        return self.clock.frames
+
+    @property
+    def segment(self) -> int:
+        """Number of the current utterance, from 0."""
+        return self.clock.segment
+
+    def _start_utterance(self) -> None:
+        self._decoder.decode_begin()
+        self._first_frame = self.clock.frames  # stream frame of the utterance's frame 0
+        self._probs: list[npt.NDArray[np.float32]] = []  # the utterance's posteriors, [1, V]
+        self._decoded = False  # the best hypothesis has completed a word (stays true)
+
+    @property
+    def decoded_anything(self) -> bool:
+        if not self._decoded:
+            self._decoded = any(w >= 0 for w in self._decoder.get_best_hypothesis().words)
+        return self._decoded
+
+    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+        """Consume frames [T, V] up to and including the first at which an endpoint rule
+        fires. Returns (frames consumed, endpoint fired); after an endpoint, call
+        ``finalize`` and feed the rest."""
+        check_log_probs(log_probs)
+        lp = np.ascontiguousarray(log_probs, dtype=np.float32)
+        probs = np.exp(lp)  # as greedy computes
+        width = lp.shape[1]
+
+        def step(i: int) -> None:
+            row = lp[i : i + 1]
+            self._decoder.decode_step(row.ctypes.data, 1, width)
+            self._probs.append(probs[i])
+
+        return self.clock.run(lp, step, lambda: self.decoded_anything)
+
+    # ---- results ----------------------------------------------------------------------
+
+    def _words(self, tokens: list[int], word_ids: list[int]) -> tuple[Word, ...]:
+        """Words with times and confidences from one hypothesis's path: ``tokens[j]`` and
+        ``word_ids[j]`` belong to utterance frame j - 1 (flashlight starts with a silence)."""
+        out: list[Word] = []
+        letters: list[tuple[int, int]] = []  # (frame, symbol) of the word being spelled
+        previous = SPACE
+        for j, (symbol, word_id) in enumerate(zip(tokens, word_ids, strict=True)):
+            frame = j - 1
+            if symbol == SPACE:
+                letters = []
+            elif symbol != BLANK and symbol != previous and 0 <= frame < len(self._probs):
+                letters.append((frame, symbol))
+            previous = symbol
+            if word_id >= 0 and letters:
+                text = self._search.words.get_entry(word_id)
+                start = (self._first_frame + letters[0][0]) * self.frame_seconds
+                end = (self._first_frame + letters[-1][0] + 1) * self.frame_seconds
+                conf = float(np.mean([self._probs[f][s] for f, s in letters]))
+                out.append(Word(text, start, end, conf))
+                letters = []
+        return tuple(out)
+
+    def partial(self) -> Hypothesis:
+        """The words the best hypothesis has completed; nothing is marked stable."""
+        best = self._decoder.get_best_hypothesis()
+        words = self._words(list(best.tokens), list(best.words))
+        return Hypothesis(
+            text=" ".join(w.word for w in words), words=words, segment=self.segment, stable=""
+        )
+
+    def finalize(self, *, endpoint: bool = False) -> Hypothesis:
+        """Close the utterance, return its final hypothesis (with the n best as its
+        ``alternatives``), and start the next one."""
+        self._decoder.decode_end()
+        ranked = self._nbest(self.options.beam_size)
+        words = ranked[0].words if ranked else ()
+        result = Hypothesis.final(words, self.clock.next_segment(), endpoint, tuple(ranked))
+        self._start_utterance()
+        return result
+
+    def _nbest(self, n: int) -> list[Alternative]:
+        best: dict[tuple[str, ...], tuple[float, tuple[Word, ...]]] = {}
+        for result in self._decoder.get_all_final_hypothesis():
+            words = self._words(list(result.tokens), list(result.words))
+            key = tuple(w.word for w in words)
+            if key not in best or result.score > best[key][0]:
+                best[key] = (result.score, words)
+        ranked = sorted(best.values(), key=lambda sw: sw[0], reverse=True)
+        if not ranked:
+            return [Alternative((), 1.0)]
+        top = ranked[0][0]
+        mass = top + math.log(sum(math.exp(s - top) for s, _ in ranked))
+        return [Alternative(words, math.exp(s - mass)) for s, words in ranked[:n]]

@@ -1,0 +1,168 @@
+"""The flashlight decoder (compiled lexicon beam search) driven by fake log-probabilities,
+against the behaviours the Python beam search is held to. Needs PyPI flashlight-text; without
+it these tests are skipped (reported as skipped), except the one about the missing package."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamasr.decode.beam import BeamDecoder
+from streamasr.decode.endpoint import EndpointConfig
+from streamasr.decode.factory import DecoderChoice, load_lm, make_decoder
+from streamasr.decode.hypothesis import Hypothesis
+from tests.decode.test_beam import FRAME, NO_ENDPOINT, TOY_ARPA, confusable, posteriors
+
+WORDS_ARPA = """\\data\\
+ngram 1=7
+ngram 2=1
+
+\\1-grams:
+-0.8\t<s>
+-0.9\t</s>
+-1.0\thi
+-1.0\tok
+-1.0\tyes
+-1.0\tno
+-3.0\t<unk>
+
+\\2-grams:
+-0.2\t<s> hi
+
+\\end\\
+"""
+
+
+@pytest.fixture
+def toy_lm(tmp_path: Path) -> str:
+    pytest.importorskip("flashlight.lib.text.decoder", reason="pip install flashlight-text")
+    path = tmp_path / "toy.arpa"
+    path.write_text(TOY_ARPA)
+    return str(path)
+
+
+@pytest.fixture
+def words_lm(tmp_path: Path) -> str:
+    pytest.importorskip("flashlight.lib.text.decoder", reason="pip install flashlight-text")
+    path = tmp_path / "words.arpa"
+    path.write_text(WORDS_ARPA)
+    return str(path)
+
+
+def flashlight(lm: str, endpoint: EndpointConfig = NO_ENDPOINT):  # type: ignore[no-untyped-def]
+    return make_decoder("flashlight", FRAME, endpoint, lm_path=lm)
+
+
+def test_lm_fixes_a_confusable_spelling(toy_lm: str) -> None:
+    d = flashlight(toy_lm)
+    d.advance(confusable())  # greedy reads "the cot sat"; "cot" is not in the lexicon
+    final = d.finalize()
+    assert (final.text, final.is_final, final.segment) == ("the cat sat", True, 0)
+    assert final.alternatives[0].words == final.words
+    shares = [a.confidence for a in final.alternatives]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1 + 1e-9
+    assert len({a.text for a in final.alternatives}) == len(final.alternatives)
+    # Both readings are words now: the acoustics lean to "mat", the LM's bigrams to "cat".
+    lp = posteriors("_th_e_|_", {"m": 0.5, "c": 0.4}, "at_|_s_a_t__")
+    d.advance(lp)
+    assert d.finalize().text == "the cat sat"
+
+
+def test_incremental_feeding_equals_one_pass(toy_lm: str) -> None:
+    lp = confusable()
+    whole = flashlight(toy_lm)
+    whole.advance(lp)
+    d = flashlight(toy_lm)
+    partials = []
+    for t in range(lp.shape[0]):
+        d.advance(lp[t : t + 1])
+        partials.append(d.partial())
+    assert d.partial() == whole.partial()
+    assert d.finalize() == whole.finalize()
+    # Partials grow word by word as the best hypothesis completes them; none is final.
+    assert [p.text for p in partials][-1] == "the cat sat"
+    assert "the" in {p.text for p in partials} and not any(p.is_final for p in partials)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_chunking_with_endpoints_equals_one_pass(toy_lm: str, chunk: int) -> None:
+    rng = np.random.default_rng(0)
+    lp = np.concatenate([confusable(), posteriors("_" * 12), confusable()])
+    lp = (lp + rng.normal(0, 0.3, lp.shape)).astype(np.float32)  # the same noise for both
+    config = EndpointConfig(silence_after_speech=0.3)
+
+    def finals(step: int) -> list[Hypothesis]:
+        d = flashlight(toy_lm, config)
+        out: list[Hypothesis] = []
+        for start in range(0, lp.shape[0], step):
+            chunk_lp = lp[start : start + step]
+            done = 0
+            while done < chunk_lp.shape[0]:  # as the engine drives a decoder
+                consumed, endpoint = d.advance(chunk_lp[done:])
+                done += consumed
+                if endpoint:
+                    out.append(d.finalize(endpoint=True))
+        return [*out, d.finalize()]
+
+    whole = finals(lp.shape[0])
+    assert len(whole) >= 2 and whole[0].endpoint and whole[0].text == "the cat sat"
+    assert finals(chunk) == whole
+
+
+def test_word_times_and_confidence_come_from_emitting_frames(words_lm: str) -> None:
+    d = flashlight(words_lm)
+    d.advance(posteriors("__hi_|__ok__"))
+    hi, ok = d.finalize().words
+    assert (hi.word, ok.word) == ("hi", "ok")
+    assert (hi.start, hi.end) == pytest.approx((2 * FRAME, 4 * FRAME))
+    assert (ok.start, ok.end) == pytest.approx((8 * FRAME, 10 * FRAME))
+    assert hi.conf == pytest.approx(0.9, abs=1e-5)
+
+
+def test_endpoint_after_speech_then_next_utterance_keeps_the_clock(words_lm: str) -> None:
+    d = flashlight(words_lm, EndpointConfig(silence_after_speech=0.2))
+    lp = posteriors("_yes" + "_" * 10 + "no__")
+    consumed, fired = d.advance(lp)
+    assert fired and consumed == 4 + 5
+    first = d.finalize(endpoint=True)
+    assert (first.text, first.segment, first.endpoint) == ("yes", 0, True)
+    consumed2, fired2 = d.advance(lp[consumed:])
+    assert consumed2 == lp.shape[0] - consumed and not fired2
+    second = d.finalize()
+    assert (second.text, second.segment, second.is_final) == ("no", 1, True)
+    assert second.words[0].start == pytest.approx(14 * FRAME)
+    assert d.frames == lp.shape[0]
+
+
+def test_endpoint_on_silence_without_speech(words_lm: str) -> None:
+    d = flashlight(words_lm, EndpointConfig(silence_no_speech=0.4))
+    consumed, fired = d.advance(posteriors("_" * 20))
+    assert fired and consumed == 10
+    final = d.finalize()
+    assert (final.text, final.words) == ("", ())
+
+
+def test_factory_rules(toy_lm: str) -> None:
+    with pytest.raises(ValueError, match="phrase lists need the beam"):
+        make_decoder("flashlight", FRAME, NO_ENDPOINT, lm_path=toy_lm, phrase_list=["the cat"])
+    with pytest.raises(ValueError, match="needs a language model"):
+        make_decoder("flashlight", FRAME, NO_ENDPOINT, lm_path="none")
+    # A session that sends a phrase list gets the Python beam search, as with greedy.
+    choice = DecoderChoice("flashlight", toy_lm)
+    assert isinstance(choice.make(FRAME, NO_ENDPOINT, ["the cat"]), BeamDecoder)
+    assert not isinstance(choice.make(FRAME, NO_ENDPOINT), BeamDecoder)
+
+
+def test_without_the_package_the_error_names_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "toy.arpa"
+    path.write_text(TOY_ARPA)
+    load_lm.cache_clear()
+    monkeypatch.setitem(sys.modules, "flashlight", None)  # import flashlight fails
+    monkeypatch.setitem(sys.modules, "flashlight.lib.text", None)
+    with pytest.raises(ValueError, match="needs the flashlight-text package"):
+        make_decoder("flashlight", FRAME, NO_ENDPOINT, lm_path=str(path))
