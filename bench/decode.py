@@ -143,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--alpha", type=float, default=BeamOptions.alpha, help="LM weight")
     p.add_argument("--beta", type=float, default=BeamOptions.beta, help="word bonus (with LM)")
     p.add_argument("--synthetic", action="store_true", help="fake log-probs, no model")
+    p.add_argument(
+        "--flashlight",
+        action="store_true",
+        help="also score --decoder flashlight (needs pip install flashlight-text)",
+    )
     p.add_argument("--confusion", type=float, default=0.3, help="--synthetic: share confused")
     p.add_argument(
         "--grid",
@@ -152,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     options = BeamOptions(alpha=args.alpha, beta=args.beta)
     systems = [(label, kind, size, lm, options) for label, kind, size, lm in SYSTEMS]
+    if args.flashlight:  # beside the Python beam + LM rows they are compared with
+        systems += [(f"flashlight {n} + LM", "flashlight", n, None, options) for n in (8, 16)]
     if args.grid:
         alphas, betas = (list(map(float, part.split(","))) for part in args.grid.split(":"))
         systems = [

@@ -84,7 +84,8 @@ def make_decoder(
     bundled LM and ``lm_path="none"`` decodes without LM or lexicon; "flashlight" needs an
     LM (its vocabulary is the lexicon). ``phrase_list`` boosts those phrases (or, with
     ``restrict``, only they can be recognised); only the beam decoder can use them.
-    ``options`` overrides every beam option but ``beam_size`` and ``restrict``.
+    ``options`` overrides every beam option but ``beam_size`` and ``restrict`` (for
+    "flashlight", only ``alpha`` and ``beta``).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown decoder {kind!r}; expected one of {', '.join(KINDS)}")
@@ -100,7 +101,8 @@ def make_decoder(
         path = str(BUNDLED_LM if lm_path is None else Path(lm_path).resolve())
         _, words = load_lm(path)
         try:
-            fl_options = FlashlightOptions(beam_size=beam_size)
+            weights = options or BeamOptions()  # the LM weight and word bonus carry over
+            fl_options = FlashlightOptions(beam_size, alpha=weights.alpha, beta=weights.beta)
         except ValueError as e:
             raise ValueError(f"bad flashlight decoder settings: {e}") from e
         return FlashlightDecoder(frame_seconds, load_search(path, words), endpoint, fl_options)
