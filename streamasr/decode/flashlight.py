@@ -204,7 +204,7 @@ class FlashlightDecoder:
                 text = self._search.words.get_entry(word_id)
                 start = (self._first_frame + letters[0][0]) * self.frame_seconds
                 end = (self._first_frame + letters[-1][0] + 1) * self.frame_seconds
-                conf = float(np.mean([self._probs[f][s] for f, s in letters]))
+                conf = float(sum(self._probs[f][s] for f, s in letters)) / len(letters)
                 out.append(Word(text, start, end, conf))
                 letters = []
         return tuple(out)
