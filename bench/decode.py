@@ -32,6 +32,7 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import Decoder, load_lm, make_decoder
 from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
+from streamasr.decode.segmenter import Best
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream, decode_frames
 from streamasr.vocab import BLANK, SYMBOLS, VOCAB_SIZE
@@ -67,8 +68,10 @@ class _Recorder:
     def segment(self) -> int:
         return self.inner.segment
 
-    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
-        consumed, fired = self.inner.advance(log_probs)
+    def advance(
+        self, log_probs: npt.NDArray[np.float32], best: Best | None = None
+    ) -> tuple[int, bool]:
+        consumed, fired = self.inner.advance(log_probs, best)
         self.rows.append(np.array(log_probs[:consumed]))
         return consumed, fired
 

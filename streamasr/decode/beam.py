@@ -35,7 +35,7 @@ from streamasr.decode.hypothesis import Alternative, Hypothesis
 from streamasr.decode.lexicon import Lexicon, Phrase, PhraseList
 from streamasr.decode.lm import UNK, NgramLM, State
 from streamasr.decode.prefix import Prefix, WordLink, common_words, texts_of, words_of
-from streamasr.decode.segmenter import Segmenter, check_log_probs
+from streamasr.decode.segmenter import Best, Segmenter, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
@@ -131,10 +131,12 @@ class BeamDecoder:
 
     # ---- the search -------------------------------------------------------------------
 
-    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+    def advance(
+        self, log_probs: npt.NDArray[np.float32], best: Best | None = None
+    ) -> tuple[int, bool]:
         """Consume frames [T, V] up to and including the first at which an endpoint rule
         fires. Returns (frames consumed, endpoint fired); after an endpoint, call
-        ``finalize`` and feed the rest."""
+        ``finalize`` and feed the rest. ``best``: see ``segmenter.best_of``."""
         check_log_probs(log_probs)
         opts = self.options
         lp = np.asarray(log_probs, dtype=np.float64)
@@ -155,7 +157,7 @@ class BeamDecoder:
             cands = [c for c, good in zip(tops[i], oks[i], strict=True) if good]
             self._step(rows[i], probs[i], cands)
 
-        return self.clock.run(log_probs, step, lambda: self.decoded_anything)
+        return self.clock.run(log_probs, step, lambda: self.decoded_anything, best)
 
     def _step(self, lp: list[float], prob: list[float], cands: list[int]) -> None:
         t = self.frames

@@ -23,6 +23,7 @@ from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
 from streamasr.decode.lexicon import Lexicon, PhraseList
 from streamasr.decode.lm import ArpaError, NgramLM, load_arpa
+from streamasr.decode.segmenter import Best
 
 # "flashlight": the lexicon beam search in compiled code (PyPI flashlight-text), not the
 # default until `bin/bench decode` shows it costs no accuracy.
@@ -48,7 +49,11 @@ class Decoder(Protocol):
         """Number of the current utterance, from 0."""
         ...
 
-    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]: ...
+    def advance(
+        self, log_probs: npt.NDArray[np.float32], best: Best | None = None
+    ) -> tuple[int, bool]:
+        """``best``: each frame's best symbol and its log-prob, if the caller has them."""
+        ...
 
     def partial(self) -> Hypothesis: ...
 

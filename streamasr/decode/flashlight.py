@@ -32,7 +32,7 @@ import numpy.typing as npt
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
 from streamasr.decode.lexicon import Lexicon
-from streamasr.decode.segmenter import Segmenter, check_log_probs
+from streamasr.decode.segmenter import Best, Segmenter, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 PACKAGE = "flashlight-text"  # the PyPI package this decoder needs
@@ -169,10 +169,12 @@ class FlashlightDecoder:
             self._decoded = any(w >= 0 for w in self._decoder.get_best_hypothesis().words)
         return self._decoded
 
-    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+    def advance(
+        self, log_probs: npt.NDArray[np.float32], best: Best | None = None
+    ) -> tuple[int, bool]:
         """Consume frames [T, V] up to and including the first at which an endpoint rule
         fires. Returns (frames consumed, endpoint fired); after an endpoint, call
-        ``finalize`` and feed the rest."""
+        ``finalize`` and feed the rest. ``best``: see ``segmenter.best_of``."""
         check_log_probs(log_probs)
         lp = np.ascontiguousarray(log_probs, dtype=np.float32)
         probs = np.exp(lp)  # as greedy computes
@@ -183,7 +185,7 @@ class FlashlightDecoder:
             self._decoder.decode_step(row.ctypes.data, 1, width)
             self._probs.append(probs[i])
 
-        return self.clock.run(lp, step, lambda: self.decoded_anything)
+        return self.clock.run(lp, step, lambda: self.decoded_anything, best)
 
     # ---- results ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Hypothesis, Word
-from streamasr.decode.segmenter import Segmenter, check_log_probs
+from streamasr.decode.segmenter import Best, Segmenter, best_of, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
@@ -51,14 +51,17 @@ class GreedyDecoder:
     def decoded_anything(self) -> bool:
         return bool(self._words or self._chars)
 
-    def advance(self, log_probs: npt.NDArray[np.float32]) -> tuple[int, bool]:
+    def advance(
+        self, log_probs: npt.NDArray[np.float32], best: Best | None = None
+    ) -> tuple[int, bool]:
         """Consume frames [T, V] up to and including the first at which an endpoint rule
         fires. Returns (frames consumed, endpoint fired); after an endpoint, call
-        ``finalize`` and feed the rest."""
+        ``finalize`` and feed the rest. With ``best`` (each frame's best symbol and its
+        log-prob, see ``segmenter.best_of``) the rows are not scanned at all."""
         check_log_probs(log_probs)
-        best = np.argmax(log_probs, axis=1)
-        symbols = best.tolist()
-        probs = np.exp(log_probs[np.arange(best.size), best]).tolist()
+        best = best_of(log_probs, best)
+        symbols = best[0].tolist()
+        probs = np.exp(best[1]).tolist()
 
         def step(i: int) -> None:
             symbol = symbols[i]
@@ -66,7 +69,7 @@ class GreedyDecoder:
                 self._emit(symbol, probs[i])
             self._last_symbol = symbol
 
-        return self.clock.run(log_probs, step, lambda: self.decoded_anything)
+        return self.clock.run(log_probs, step, lambda: self.decoded_anything, best)
 
     def _emit(self, symbol: int, prob: float) -> None:
         t = self.frames * self.frame_seconds

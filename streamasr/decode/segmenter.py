@@ -12,6 +12,7 @@ frames, whatever it searches.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,11 +20,27 @@ import numpy.typing as npt
 from streamasr.decode.endpoint import EndpointConfig, is_endpoint
 from streamasr.vocab import BLANK, SYMBOLS
 
+# A chunk's best symbol per frame and that symbol's log-prob ([T] ints, [T] floats), when
+# the caller has them already: the batched step computes them for every stream in one call.
+Best = tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.floating[Any]]]
+
 
 def check_log_probs(log_probs: npt.NDArray[np.float32]) -> None:
     """ValueError unless ``log_probs`` is [T, V] over the model's vocabulary."""
     if log_probs.ndim != 2 or log_probs.shape[1] != len(SYMBOLS):
         raise ValueError(f"expected log-probs [T, {len(SYMBOLS)}], got {log_probs.shape}")
+
+
+def best_of(log_probs: npt.NDArray[np.float32], best: Best | None = None) -> Best:
+    """Each frame's best symbol (ties: the lowest id) and its log-prob: ``best`` when given
+    (checked against the frames), else computed from ``log_probs``."""
+    if best is None:
+        ids = np.argmax(log_probs, axis=1)
+        return ids, log_probs[np.arange(ids.size), ids]
+    frames = log_probs.shape[0]
+    if best[0].shape != (frames,) or best[1].shape != (frames,):
+        raise ValueError(f"best symbols must be [{frames}], got {best[0].shape}, {best[1].shape}")
+    return best
 
 
 class Segmenter:
@@ -48,13 +65,15 @@ class Segmenter:
         log_probs: npt.NDArray[np.float32],
         step: Callable[[int], None],
         decoded_anything: Callable[[], bool],
+        best: Best | None = None,
     ) -> tuple[int, bool]:
         """Call ``step(i)`` for each frame i of ``log_probs`` [T, V] (while it runs,
         ``frames`` is that frame's index from stream start), up to and including the first
-        frame at which an endpoint rule fires. Returns (frames consumed, endpoint fired)."""
+        frame at which an endpoint rule fires. Returns (frames consumed, endpoint fired).
+        ``best``: the frames' best symbols, if the caller has them (see ``best_of``)."""
         check_log_probs(log_probs)
-        best = np.argmax(log_probs, axis=1).tolist()
-        for i, symbol in enumerate(best):
+        symbols = best_of(log_probs, best)[0].tolist()
+        for i, symbol in enumerate(symbols):
             step(i)
             if symbol != BLANK and symbol != self._last_symbol:
                 self._last_emission = self.frames + 1
@@ -67,7 +86,7 @@ class Segmenter:
                 decoded_anything(),
             ):
                 return i + 1, True
-        return len(best), False
+        return len(symbols), False
 
     def next_segment(self) -> int:
         """Close the current utterance: returns its number and starts the next one."""

@@ -35,6 +35,18 @@ def _scatter(state: EncoderState, idx: jax.Array, sub: EncoderState) -> EncoderS
 BatchedStepFn = Callable[
     [Params, EncoderState, jax.Array, jax.Array], tuple[jax.Array, EncoderState]
 ]
+# (log_probs [bucket, T, V], best symbol [bucket, T] int32, its log-prob [bucket, T], state)
+BestStepFn = Callable[
+    [Params, EncoderState, jax.Array, jax.Array],
+    tuple[jax.Array, jax.Array, jax.Array, EncoderState],
+]
+
+
+def _advance(
+    step: StepFn, params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
+) -> tuple[jax.Array, EncoderState]:
+    log_probs, sub = step(params, _gather(state, idx), frames)
+    return log_probs, _scatter(state, idx, sub)
 
 
 def make_batched_step(step: StepFn) -> BatchedStepFn:
@@ -44,7 +56,22 @@ def make_batched_step(step: StepFn) -> BatchedStepFn:
     def run(
         params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
     ) -> tuple[jax.Array, EncoderState]:
-        log_probs, sub = step(params, _gather(state, idx), frames)
-        return log_probs, _scatter(state, idx, sub)
+        return _advance(step, params, state, idx, frames)
+
+    return jax.jit(run, donate_argnums=(1,))
+
+
+def make_batched_best_step(step: StepFn) -> BestStepFn:
+    """As ``make_batched_step``, plus each frame's best symbol and its log-prob, computed for
+    every stream at once inside the call: what greedy decoding and endpointing need, so
+    that neither scans a stream's full log-prob rows in Python."""
+
+    def run(
+        params: Params, state: EncoderState, idx: jax.Array, frames: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array, EncoderState]:
+        log_probs, new_state = _advance(step, params, state, idx, frames)
+        best = jnp.argmax(log_probs, axis=-1).astype(jnp.int32)  # ties: the lowest id
+        top = jnp.take_along_axis(log_probs, best[..., None], axis=-1)[..., 0]
+        return log_probs, best, top, new_state
 
     return jax.jit(run, donate_argnums=(1,))

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamasr.decode.factory import GREEDY, Decoder, DecoderChoice
-from streamasr.engine.batched_step import make_batched_step
+from streamasr.engine.batched_step import make_batched_best_step, make_batched_step
 from streamasr.engine.frontend import Frontend
 from streamasr.engine.jobs import CapacityError as CapacityError
 from streamasr.engine.jobs import (
@@ -61,6 +61,7 @@ class _Work:
     job_steps: list[int]  # model steps contributed by each job
     frames: FloatArray  # [total steps * fps, dim]
     log_probs: list[FloatArray] = field(default_factory=list)  # chunks of [k, V]
+    best: list[tuple[IntArray, FloatArray]] = field(default_factory=list)  # [k] each
     error: str | None = None
 
 
@@ -89,7 +90,7 @@ class Batcher:
         self.decoding = decoding or GREEDY  # the cheapest; the daemon passes its choice
         self.capacity = capacity
         self.on_step = on_step
-        self._run = make_batched_step(recognizer.step)
+        self._run = make_batched_best_step(recognizer.step)
         # Distinct buffers (init_state shares one zeros array): the state is donated.
         self._state = jax.tree_util.tree_map(jnp.copy, recognizer.init_state(capacity))
         self._cond = threading.Condition()
@@ -140,7 +141,7 @@ class Batcher:
                 while k <= self.max_steps_per_call:
                     idx = jnp.full((b,), self.capacity, jnp.int32)  # all padding: no writes
                     frames = jnp.zeros((b, k * fps, dim), jnp.float32)
-                    _, self._state = self._run(self.recognizer.params, self._state, idx, frames)
+                    *_, self._state = self._run(self.recognizer.params, self._state, idx, frames)
                     k *= 2
             self._state.lstm_h.block_until_ready()
 
@@ -345,13 +346,14 @@ class Batcher:
                     first = done[id(w)] * fps
                     frames[row] = w.frames[first : first + k * fps]
                 t0 = time.perf_counter()
-                log_probs, self._state = self._run(
+                out, best_out, top_out, self._state = self._run(
                     self.recognizer.params, self._state, jnp.asarray(idx), jnp.asarray(frames)
                 )
-                lp = np.asarray(log_probs)
+                lp, best, top = np.asarray(out), np.asarray(best_out), np.asarray(top_out)
                 seconds = time.perf_counter() - t0
                 for row, w in enumerate(group):
                     w.log_probs.append(lp[row])
+                    w.best.append((best[row], top[row]))
                     done[id(w)] += k
                 if self.on_step is not None:
                     self.on_step(StepStats(len(group), bucket, k, seconds))
@@ -362,10 +364,15 @@ class Batcher:
             return [failed_reply(w.jobs[0], w.error)]
         vocab = self.recognizer.config.vocab_size
         log_probs = np.concatenate(w.log_probs) if w.log_probs else np.zeros((0, vocab), np.float32)
+        ids = np.concatenate([b for b, _ in w.best]) if w.best else np.zeros(0, np.int32)
+        top = np.concatenate([t for _, t in w.best]) if w.best else np.zeros(0, np.float32)
         replies = []
         offset = 0
         for job, steps in zip(w.jobs, w.job_steps, strict=True):
-            finals = decode_frames(stream.decoder, log_probs[offset : offset + steps])
+            end = offset + steps
+            finals = decode_frames(
+                stream.decoder, log_probs[offset:end], (ids[offset:end], top[offset:end])
+            )
             offset += steps
             partial = None
             if job.kind is JobKind.AUDIO:

@@ -13,6 +13,7 @@ from streamasr.constants import SAMPLE_RATE
 from streamasr.decode.factory import Decoder
 from streamasr.decode.greedy import GreedyDecoder
 from streamasr.decode.hypothesis import Hypothesis
+from streamasr.decode.segmenter import Best
 from streamasr.engine.frontend import Frontend
 from streamasr.engine.recognizer import Recognizer
 
@@ -60,12 +61,16 @@ class Stream:
         return decode_frames(self.decoder, log_probs[0])
 
 
-def decode_frames(decoder: Decoder, log_probs: npt.NDArray[np.float32]) -> list[Hypothesis]:
-    """Feed frames to a decoder, finalising at each endpoint; returns those finals."""
+def decode_frames(
+    decoder: Decoder, log_probs: npt.NDArray[np.float32], best: Best | None = None
+) -> list[Hypothesis]:
+    """Feed frames to a decoder, finalising at each endpoint; returns those finals.
+    ``best``: the frames' best symbols and their log-probs, if computed already."""
     finals = []
     start = 0
     while start < log_probs.shape[0]:
-        consumed, endpoint = decoder.advance(log_probs[start:])
+        rest = None if best is None else (best[0][start:], best[1][start:])
+        consumed, endpoint = decoder.advance(log_probs[start:], rest)
         start += consumed
         if endpoint:
             finals.append(decoder.finalize(endpoint=True))

@@ -93,3 +93,20 @@ def test_rejects_wrong_shapes() -> None:
         GreedyDecoder(FRAME).advance(np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError):
         EndpointConfig(silence_after_speech=0)
+
+
+def test_best_symbols_given_by_the_caller_are_used_as_they_are() -> None:
+    """The batched step hands greedy each frame's best symbol and its log-prob: the result
+    is the same as scanning the rows, and the rows themselves are not read again."""
+    lp = posteriors("__hhe_ll_lo|_|wwo_rld__")
+    ids = np.argmax(lp, axis=1)
+    top = lp[np.arange(ids.size), ids]
+    alone, given = GreedyDecoder(FRAME), GreedyDecoder(FRAME)
+    assert alone.advance(lp) == given.advance(lp, (ids, top))
+    assert given.partial() == alone.partial() and given.finalize() == alone.finalize()
+    # Best symbols that disagree with the rows win: they are not recomputed.
+    d = GreedyDecoder(FRAME)
+    d.advance(lp, (np.full(ids.size, SYMBOLS.index("a")), top))
+    assert d.finalize().text == "a"
+    with pytest.raises(ValueError, match="best symbols must be"):
+        GreedyDecoder(FRAME).advance(lp, (ids[:-1], top[:-1]))

@@ -155,6 +155,28 @@ def test_log_probs_equal_unbatched(recognizer: Recognizer, speech: tuple[np.ndar
     assert not np.allclose(np.asarray(state.lstm_h)[:, 3], before[:, 3])
 
 
+def test_best_step_returns_each_frames_best_symbol_and_its_log_prob(
+    recognizer: Recognizer, speech: tuple[np.ndarray, int]
+) -> None:
+    """The argmax the batcher hands greedy decoding and endpointing, computed inside the
+    jitted call for every stream, is numpy's argmax (lowest id on ties) of the same rows."""
+    from streamasr.engine.batched_step import make_batched_best_step
+    from streamasr.engine.frontend import Frontend
+
+    art = recognizer.artifact
+    fps = recognizer.frames_per_step
+    frames = [
+        Frontend(art.features, art.stats, fps).push(x)[: 8 * fps] for x in _signals(speech, 2)
+    ]
+    run = make_batched_best_step(recognizer.step)
+    state = jax.tree_util.tree_map(jnp.copy, recognizer.init_state(2))  # it is donated
+    lp, best, top, _ = run(recognizer.params, state, np.array([1, 0], np.int32), np.stack(frames))
+    lp, best, top = np.asarray(lp), np.asarray(best), np.asarray(top)
+    np.testing.assert_array_equal(best, np.argmax(lp, axis=-1))
+    np.testing.assert_array_equal(top, np.take_along_axis(lp, best[..., None], -1)[..., 0])
+    assert len(set(best.ravel().tolist())) > 1  # not a constant: the test can fail
+
+
 def test_idle_slots_are_not_advanced(
     recognizer: Recognizer, speech: tuple[np.ndarray, int]
 ) -> None:
