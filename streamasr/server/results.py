@@ -58,5 +58,25 @@ def _alternatives(finals: list[Hypothesis]) -> list[Alternative]:
     return [Alternative(tuple(w for f in spoken for w in f.words), float(np.prod(shares)))]
 
 
-def dumps(obj: dict[str, Any]) -> str:
+def stdlib_dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+def orjson_dumps(obj: dict[str, Any]) -> str:
+    """The same JSON (compact separators; UTF-8 as is) from orjson, several times faster than
+    the stdlib on the reply path, which sends one message per audio message."""
+    import orjson
+
+    return str(orjson.dumps(obj).decode())
+
+
+def _has_orjson() -> bool:
+    try:
+        import orjson  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# Every reply goes through here: orjson when installed (PyPI orjson), else the stdlib.
+dumps = orjson_dumps if _has_orjson() else stdlib_dumps
