@@ -44,8 +44,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(
+    0, str(ROOT / "bench")
+)  # the other benches, as top-level modules (as mypy sees them)
 
-from bench.load import Level, cpu_seconds, messages, utterance  # noqa: E402
+from load import Level, cpu_seconds, messages, utterance  # noqa: E402
+
 from streamasr.decode.factory import DEFAULT_KIND  # noqa: E402
 
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
@@ -187,22 +191,24 @@ async def run_client(
         # Fail over: a new session through the balancer, which sends it elsewhere.
 
 
-def start_replica(
-    args: argparse.Namespace, max_connections: int
-) -> tuple[subprocess.Popen[str], int]:
+def start_replica(args: argparse.Namespace, max_connections: int) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "streamasr.cli", "serve", "--port", "0"]
     cmd += ["--max-connections", str(max_connections), "--idle-timeout", "120"]
     cmd += ["--decoder", args.decoder, "--drain-timeout", str(args.drain_timeout)]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def listening_port(proc: subprocess.Popen[str]) -> int:
+    """The port a replica logs once it listens (it picked a free one)."""
     assert proc.stderr is not None
     for line in proc.stderr:
         found = re.search(r"listening on ws://[^:]+:(\d+)", line)
         if found:
             _drain_output(proc)
-            return proc, int(found.group(1))
+            return int(found.group(1))
     raise RuntimeError(f"cluster: a replica did not start (exit {proc.wait()})")
 
 
@@ -235,7 +241,8 @@ async def wait_for_balancer(port: int, timeout: float = 30) -> None:
 
 async def run_level(n: int, pcm: np.ndarray, args: argparse.Namespace) -> ClusterLevel:
     level = ClusterLevel(n)
-    replicas = [start_replica(args, n + 8) for _ in range(REPLICAS)]
+    procs = [start_replica(args, n + 8) for _ in range(REPLICAS)]  # they start together
+    replicas = [(proc, listening_port(proc)) for proc in procs]
     bind = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "haproxy.cfg"
@@ -280,7 +287,7 @@ async def run_level(n: int, pcm: np.ndarray, args: argparse.Namespace) -> Cluste
     return level
 
 
-def main(argv: list[str] | None = None) -> int:
+def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="model file (default: the bundled model)")
     p.add_argument(
@@ -294,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
     p.add_argument("--drain-timeout", type=float, default=10.0, help="serve --drain-timeout")
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = main_parser()
     args = p.parse_args(argv)
     if not args.kill_at < args.seconds:
         p.error("--kill-at must be before the end (--seconds)")

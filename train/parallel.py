@@ -110,7 +110,7 @@ class DataParallel:
         """This process's rows [B / processes, ...] -> the global device array [B, ...]
         split by rows over the mesh. With one process, the rows are the whole batch."""
         sharding = NamedSharding(self.mesh, PartitionSpec("data"))  # type: ignore[no-untyped-call]
-        out: jax.Array = jax.make_array_from_process_local_data(sharding, local)
+        out: jax.Array = jax.make_array_from_process_local_data(sharding, local)  # type: ignore[no-untyped-call]
         return out
 
     def replicate(self, tree: Tree) -> Tree:
@@ -139,5 +139,6 @@ class DataParallel:
         """The sum over processes of a small host array (counts, feature sums)."""
         if self.process_count == 1:
             return x
-        gathered = multihost_utils.process_allgather(x, tiled=False)
-        return np.asarray(gathered).sum(axis=0)
+        gathered = np.asarray(multihost_utils.process_allgather(x, tiled=False))
+        summed: np.ndarray = gathered.sum(axis=0)
+        return summed

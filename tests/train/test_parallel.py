@@ -29,6 +29,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_on_the_same_global_batch(tmp_path: Path) -> None:
     out = tmp_path / "params.npz"
     coordinator = f"127.0.0.1:{free_port()}"
