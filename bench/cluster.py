@@ -69,23 +69,22 @@ class ClusterLevel(Level):
 
 def cluster_config(template: str, bind_port: int, replica_ports: list[int]) -> str:
     """deploy/haproxy.cfg listening on ``bind_port`` over the replicas on ``replica_ports``
-    (loopback); every other line as shipped."""
+    (loopback), in place of its own; every other line as shipped."""
     out: list[str] = []
+    placed = False
     for line in template.splitlines():
-        words = line.split()
-        if words[:1] == ["bind"]:
+        keyword = line.split()[:1]
+        if keyword == ["bind"]:
             line = f"    bind 127.0.0.1:{bind_port}"
-        elif words[:1] == ["server"]:
-            if any(w.startswith("r") and w[1:].isdigit() for w in words[1:2]) and out[-1:] != [
-                "#servers"
-            ]:
-                out.append("#servers")
+        elif keyword == ["server"]:
+            if not placed:
                 out += [f"    server r{p} 127.0.0.1:{p}" for p in replica_ports]
+                placed = True
             continue
         out.append(line)
-    if "#servers" not in out:
+    if not placed:
         raise ValueError(f"{HAPROXY_CONFIG} has no server lines to replace")
-    return "\n".join(line for line in out if line != "#servers") + "\n"
+    return "\n".join(out) + "\n"
 
 
 def free_port() -> int:
