@@ -184,6 +184,24 @@ def make_batch(
     return Batch(frames, frame_paddings, labels, label_paddings, rows)
 
 
+def group_by_bucket(
+    features: FeatureSet, indices: np.ndarray, buckets: Sequence[int]
+) -> dict[int, list[int]]:
+    """``indices`` by length bucket, in their order (too long or unusable ones left out)."""
+    lengths = features.lengths()
+    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
+    for i in indices.tolist():
+        b = bucket_of(int(lengths[i]), buckets)
+        if b is not None:
+            by_bucket[b].append(i)
+    return by_bucket
+
+
+def rows_per_batch(bucket: int, batch_frames: int, row_multiple: int) -> int:
+    """batch_frames // bucket rows, rounded down to a multiple of row_multiple (at least one)."""
+    return max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+
+
 def batches(
     features: FeatureSet,
     indices: np.ndarray,
@@ -199,15 +217,10 @@ def batches(
     (the number of devices, for data parallelism). Labels are padded to the bucket's
     output length (the most CTC can align), so each bucket has one shape and the jitted
     step compiles once per bucket rather than once per distinct label length."""
-    lengths = features.lengths()
-    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
-    for i in indices.tolist():
-        b = bucket_of(int(lengths[i]), buckets)
-        if b is not None:
-            by_bucket[b].append(i)
+    by_bucket = group_by_bucket(features, indices, buckets)
     plan: list[tuple[int, list[int]]] = []
     for bucket, members in by_bucket.items():
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         order = list(members)
         if rng is not None:
             rng.shuffle(order)
@@ -215,15 +228,14 @@ def batches(
     if rng is not None:
         rng.shuffle(plan)
     for bucket, members in plan:
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         yield make_batch(features, members, bucket, stats, size, bucket // frames_per_step)
 
 
 def bucket_counts(features: FeatureSet, indices: np.ndarray, buckets: Sequence[int]) -> np.ndarray:
     """How many of ``indices`` fall in each length bucket."""
-    lengths = features.lengths()
-    found = [bucket_of(int(lengths[i]), buckets) for i in indices.tolist()]
-    return np.array([found.count(b) for b in buckets], np.int64)
+    by_bucket = group_by_bucket(features, indices, buckets)
+    return np.array([len(by_bucket[b]) for b in buckets], np.int64)
 
 
 def process_batches(
@@ -252,22 +264,17 @@ def process_batches(
             features, indices, buckets, batch_frames, stats, rng, row_multiple, frames_per_step
         )
         return
-    lengths = features.lengths()
-    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
-    for i in indices.tolist():
-        b = bucket_of(int(lengths[i]), buckets)
-        if b is not None:
-            by_bucket[b].append(i)
+    by_bucket = group_by_bucket(features, indices, buckets)
     plan: list[tuple[int, list[int]]] = []
     for bucket, total in zip(buckets, global_counts.tolist(), strict=True):
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         local = size // process_count
         order = list(by_bucket[bucket])
         rng.shuffle(order)
         plan += [(bucket, order[k * local : (k + 1) * local]) for k in range(-(-total // size))]
     for k in plan_rng.permutation(len(plan)).tolist():
         bucket, members = plan[k]
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         yield make_batch(
             features, members, bucket, stats, size // process_count, bucket // frames_per_step
         )
