@@ -25,7 +25,7 @@ from streamasr.features import mfcc
 from streamasr.features.mfcc import FeatureConfig
 from streamasr.features.normalize import FeatureStats, StatsAccumulator
 from streamasr.vocab import encode
-from train.corpus.manifest import Record, read_manifest, resolve_audio
+from train.corpus.manifest import Record, read_manifest, resolve_audio, short_names
 
 FEATURE_CACHE = "data/features"  # the command-line default; tests pass their own
 
@@ -114,6 +114,18 @@ def load_features(
         texts=[r.text for r, _ in records],
         voices=[r.voice for r, _ in records],
     )
+
+
+def load_named(
+    manifests: Sequence[str | Path], config: FeatureConfig, cache: Path, limit: int
+) -> dict[str, FeatureSet]:
+    """The first ``limit`` utterances of each existing manifest, by a short name
+    (``short_names``: the stem, with its folder where two stems are the same)."""
+    present = [m for m in manifests if Path(m).exists()]
+    return {
+        name: load_features([m], config, cache, limit=limit)
+        for name, m in zip(short_names(present), present, strict=True)
+    }
 
 
 def compute_stats(

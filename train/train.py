@@ -253,11 +253,9 @@ def train_and_evaluate(
         )
     shard = (parallel.process_index, parallel.process_count)
     train_set = data.load_features(config.train_manifests, config.features, cache, shard=shard)
-    valid_sets = {
-        Path(m).stem: data.load_features([m], config.features, cache, limit=config.eval_utterances)
-        for m in config.valid_manifests
-        if Path(m).exists()
-    }
+    valid_sets = data.load_named(
+        config.valid_manifests, config.features, cache, config.eval_utterances
+    )
     # A fine-tuned model's weights were trained on inputs normalised its way: keep it.
     total = parallel.total if parallel.process_count > 1 else None
     stats = start.model.stats if start.model is not None else data.compute_stats(train_set, total)
