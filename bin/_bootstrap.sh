@@ -8,9 +8,10 @@ VENV="${STREAMASR_VENV:-$STREAMASR_ROOT/.venv}"
 LOCK="$STREAMASR_ROOT/requirements.lock"
 TRAIN_LOCK="$STREAMASR_ROOT/requirements-train.lock"
 
-# Runtime needs PortAudio for the microphone and sox/espeak-ng for test audio.
+# Runtime needs PortAudio for the microphone and sox/espeak-ng for test audio; haproxy
+# is the load balancer of deploy/ (its tests and bin/bench cluster run it).
 # Extra packages may be requested by the caller through STREAMASR_APT_EXTRA.
-_apt_packages="libportaudio2 libsndfile1 espeak-ng sox pulseaudio libasound2-plugins chromium ${STREAMASR_APT_EXTRA:-}"
+_apt_packages="libportaudio2 libsndfile1 espeak-ng sox pulseaudio libasound2-plugins chromium haproxy ${STREAMASR_APT_EXTRA:-}"
 
 _say() { printf 'bootstrap: %s\n' "$*" >&2; }
 

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from streamasr.model import artifact
 from streamasr.model.config import CELLS, FRONTENDS
 from train.configs.default import PRETRAINING, TrainConfig, get_config
 from train.data import FEATURE_CACHE
 from train.initial import load_start
+from train.parallel import join_processes
 from train.train import train_and_evaluate
 
 # Flags whose dest is the TrainConfig field they set.
@@ -138,6 +141,18 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         default=d.warmup_steps,
         help="linear warmup to the peak, in steps (default %(default)s)",
     )
+    hosts = p.add_argument_group(
+        "several processes or hosts (jax.distributed; what is not given JAX reads from "
+        "$JAX_COORDINATOR_ADDRESS or detects under Slurm, Open MPI, Cloud TPU)"
+    )
+    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    hosts.add_argument("--num-processes", type=int, help="processes in the run")
+    hosts.add_argument("--process-id", type=int, help="this process's number, from 0")
+    hosts.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process run whose parameters come from the environment",
+    )
     # No argparse defaults here: with --init a shape flag given at all is an error.
     shape = p.add_argument_group("model shape (default: the bundled model's)")
     shape.add_argument(
@@ -181,7 +196,8 @@ def config_from(args: argparse.Namespace, defaults: TrainConfig) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     defaults = get_config()
     args = parser(defaults).parse_args(argv)
-    try:
+    try:  # before anything else touches JAX
+        join_processes(args.coordinator, args.num_processes, args.process_id, args.distributed)
         config = config_from(args, defaults)
         missing = [m for m in config.train_manifests if not Path(m).exists()]
         if missing:
@@ -191,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train: error: {e}", file=sys.stderr)
         return 2
     model = train_and_evaluate(config, args.workdir, args.feature_cache)
-    artifact.save(model, args.export)
-    print(f"wrote {args.export}")
+    if jax.process_index() == 0:  # written once, as the checkpoints
+        artifact.save(model, args.export)
+        print(f"wrote {args.export}")
     return 0
 
 

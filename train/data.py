@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from streamasr.features import mfcc
 from streamasr.features.mfcc import FeatureConfig
 from streamasr.features.normalize import FeatureStats, StatsAccumulator
 from streamasr.vocab import encode
-from train.corpus.manifest import Record, read_manifest, resolve_audio
+from train.corpus.manifest import Record, read_manifest, resolve_audio, short_names
 
 FEATURE_CACHE = "data/features"  # the command-line default; tests pass their own
 
@@ -74,12 +74,19 @@ def load_features(
     cache_dir: Path,
     workers: int = 2,
     limit: int | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> FeatureSet:
-    """Featurise the manifests' audio (cached by manifest content and feature config)."""
+    """Featurise the manifests' audio (cached by manifest content and feature config).
+    ``shard=(i, n)``: only every n-th utterance from the i-th, the share of process i of n
+    in a multi-process run (each process loads and featurises its own)."""
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     records: list[tuple[Record, Path]] = []
     for m in manifests:
         path = Path(m)
         records += [(r, resolve_audio(r, path)) for r in read_manifest(path)[:limit]]
+    records = records[index::count]
     key = hashlib.sha256(
         json.dumps([[str(p), r.text] for r, p in records] + [config.to_dict()]).encode()
     ).hexdigest()[:16]
@@ -109,10 +116,29 @@ def load_features(
     )
 
 
-def compute_stats(features: FeatureSet) -> FeatureStats:
+def load_named(
+    manifests: Sequence[str | Path], config: FeatureConfig, cache: Path, limit: int
+) -> dict[str, FeatureSet]:
+    """The first ``limit`` utterances of each existing manifest, by a short name
+    (``short_names``: the stem, with its folder where two stems are the same)."""
+    present = [m for m in manifests if Path(m).exists()]
+    return {
+        name: load_features([m], config, cache, limit=limit)
+        for name, m in zip(short_names(present), present, strict=True)
+    }
+
+
+def compute_stats(
+    features: FeatureSet, total: Callable[[np.ndarray], np.ndarray] | None = None
+) -> FeatureStats:
+    """Mean and variance of the features; ``total`` sums the accumulated moments over the
+    processes of a multi-process run (each holds its own shard), so all get the same."""
     acc = StatsAccumulator.empty(features.frames.shape[1])
     for start in range(0, features.frames.shape[0], 1_000_000):
         acc.add(features.frames[start : start + 1_000_000].astype(np.float32))
+    if total is not None:
+        moments = total(np.stack([np.full_like(acc.total, acc.count), acc.total, acc.total_sq]))
+        acc = StatsAccumulator(int(moments[0][0]), moments[1], moments[2])
     return acc.finish()
 
 
@@ -170,6 +196,24 @@ def make_batch(
     return Batch(frames, frame_paddings, labels, label_paddings, rows)
 
 
+def group_by_bucket(
+    features: FeatureSet, indices: np.ndarray, buckets: Sequence[int]
+) -> dict[int, list[int]]:
+    """``indices`` by length bucket, in their order (too long or unusable ones left out)."""
+    lengths = features.lengths()
+    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
+    for i in indices.tolist():
+        b = bucket_of(int(lengths[i]), buckets)
+        if b is not None:
+            by_bucket[b].append(i)
+    return by_bucket
+
+
+def rows_per_batch(bucket: int, batch_frames: int, row_multiple: int) -> int:
+    """batch_frames // bucket rows, rounded down to a multiple of row_multiple (at least one)."""
+    return max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+
+
 def batches(
     features: FeatureSet,
     indices: np.ndarray,
@@ -185,15 +229,10 @@ def batches(
     (the number of devices, for data parallelism). Labels are padded to the bucket's
     output length (the most CTC can align), so each bucket has one shape and the jitted
     step compiles once per bucket rather than once per distinct label length."""
-    lengths = features.lengths()
-    by_bucket: dict[int, list[int]] = {b: [] for b in buckets}
-    for i in indices.tolist():
-        b = bucket_of(int(lengths[i]), buckets)
-        if b is not None:
-            by_bucket[b].append(i)
+    by_bucket = group_by_bucket(features, indices, buckets)
     plan: list[tuple[int, list[int]]] = []
     for bucket, members in by_bucket.items():
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         order = list(members)
         if rng is not None:
             rng.shuffle(order)
@@ -201,8 +240,56 @@ def batches(
     if rng is not None:
         rng.shuffle(plan)
     for bucket, members in plan:
-        size = max(row_multiple, (batch_frames // bucket) // row_multiple * row_multiple)
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
         yield make_batch(features, members, bucket, stats, size, bucket // frames_per_step)
+
+
+def bucket_counts(features: FeatureSet, indices: np.ndarray, buckets: Sequence[int]) -> np.ndarray:
+    """How many of ``indices`` fall in each length bucket."""
+    by_bucket = group_by_bucket(features, indices, buckets)
+    return np.array([len(by_bucket[b]) for b in buckets], np.int64)
+
+
+def process_batches(
+    features: FeatureSet,
+    indices: np.ndarray,
+    buckets: Sequence[int],
+    batch_frames: int,
+    stats: FeatureStats,
+    rng: np.random.Generator,
+    plan_rng: np.random.Generator,
+    global_counts: np.ndarray,
+    process_count: int,
+    row_multiple: int = 1,
+    frames_per_step: int = 1,
+) -> Iterator[Batch]:
+    """One pass: this process's rows of each global batch, from its own shard (with one
+    process: ``batches``, every row; ``plan_rng`` and ``global_counts`` are unused). Every
+    process must run the same steps on the same shapes, so the plan comes from what all
+    agree on: ``global_counts`` (``bucket_counts`` summed over processes) fixes each
+    bucket's number of global batches, as one process holding the whole corpus would have,
+    and ``plan_rng`` (seeded alike everywhere) their order. A process short of utterances
+    in a bucket fills rows with padding (weight 0); one with a few too many leaves them for
+    another epoch (its own shuffle, ``rng``, picks which)."""
+    if process_count == 1:
+        yield from batches(
+            features, indices, buckets, batch_frames, stats, rng, row_multiple, frames_per_step
+        )
+        return
+    by_bucket = group_by_bucket(features, indices, buckets)
+    plan: list[tuple[int, list[int]]] = []
+    for bucket, total in zip(buckets, global_counts.tolist(), strict=True):
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
+        local = size // process_count
+        order = list(by_bucket[bucket])
+        rng.shuffle(order)
+        plan += [(bucket, order[k * local : (k + 1) * local]) for k in range(-(-total // size))]
+    for k in plan_rng.permutation(len(plan)).tolist():
+        bucket, members = plan[k]
+        size = rows_per_batch(bucket, batch_frames, row_multiple)
+        yield make_batch(
+            features, members, bucket, stats, size // process_count, bucket // frames_per_step
+        )
 
 
 def warp_positions(config: FeatureConfig, alpha: float) -> np.ndarray:

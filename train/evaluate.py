@@ -27,7 +27,7 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY, DecoderChoice
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import readable_audio
+from train.corpus.manifest import readable_audio, short_names
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,6 @@ def _whisper_transcriber() -> Callable[[np.ndarray, int], str]:
     return transcriber()
 
 
-def model_label(path: str | None, models: Sequence[str | None]) -> str:
-    """The file's stem, or its whole path where two models share a stem."""
-    if path is None:
-        return "bundled"
-    stems = [Path(m).stem for m in models if m is not None]
-    return Path(path).stem if stems.count(Path(path).stem) == 1 else path
-
-
 def engine_of(voice: str) -> str:
     """ "kokoro/en-us:..." -> "kokoro"; real-speech sets name their source ("librivox")."""
     return voice.split("/", 1)[0]
@@ -160,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"eval: error: no such manifest: {m}", file=sys.stderr)
             return 2
     models = args.model or [None]
+    names = dict(zip(models, short_names([m or "bundled" for m in models]), strict=True))
     kinds = args.decoders.split(",") if args.decoders else [args.decoder]
     systems: dict[str, Callable[[np.ndarray, int], str]] = {}
     try:
@@ -170,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 choice.check()
                 label = "streamasr"
                 if len(models) > 1:
-                    label += f":{model_label(path, models)}"
+                    label += f":{names[path]}"
                 if len(kinds) > 1:
                     label += f":{kind}"
                 systems[label] = functools.partial(

@@ -4,9 +4,11 @@
 
 AdamW (explicit learning-rate input: warmup then cosine decay fitted to a time budget
 and refitted as the measured speed changes), global-norm clipping, optax.ctc_loss,
-length-bucketed batches, data parallel over every visible JAX device (train/parallel.py),
-validation CER every ``eval_every`` steps, checkpoints with resume (train/checkpoint.py),
-a JSON log and a PNG of the curves. Only ``train_and_evaluate`` touches files.
+length-bucketed batches, data parallel over every JAX device of every process
+(train/parallel.py; each process loads its own shard of the corpus), validation CER every
+``eval_every`` steps, checkpoints with resume on any number of processes
+(train/checkpoint.py), a JSON log and a PNG of the curves. Only ``train_and_evaluate``
+touches files, and only process 0 writes them.
 """
 
 from __future__ import annotations
@@ -186,7 +188,8 @@ def evaluate(
         parallel.row_multiple,
         fps,
     ):
-        best = np.asarray(eval_step(params, parallel.shard_batch(batch.frames)))
+        local = parallel.shard_batch(parallel.local_rows(batch.frames))
+        best = parallel.gather(eval_step(params, local))
         for row, i in enumerate(batch.indices.tolist()):
             if i < 0:
                 continue
@@ -232,26 +235,39 @@ def train_and_evaluate(
     log_path, ckpt_path = workdir / "log.jsonl", workdir / "checkpoint.msgpack"
     resuming = ckpt_path.exists()
 
-    def log(row: dict[str, Any]) -> None:
-        with log_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-
     parallel = DataParallel.over_visible_devices()
-    print(f"training on {parallel.describe()}", flush=True)
-    train_set = data.load_features(config.train_manifests, config.features, cache)
-    valid_sets = {
-        Path(m).stem: data.load_features([m], config.features, cache, limit=config.eval_utterances)
-        for m in config.valid_manifests
-        if Path(m).exists()
-    }
+
+    def log(row: dict[str, Any]) -> None:
+        if parallel.is_main:
+            with log_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def say(message: str) -> None:
+        if parallel.is_main:
+            print(message, flush=True)
+
+    say(f"training on {parallel.describe()}")
+    if parallel.process_count > 1 and config.pretrain != "none" and not resuming:
+        raise ValueError(
+            "pretraining runs in one process: start the run in one, then resume it in several"
+        )
+    shard = (parallel.process_index, parallel.process_count)
+    train_set = data.load_features(config.train_manifests, config.features, cache, shard=shard)
+    valid_sets = data.load_named(
+        config.valid_manifests, config.features, cache, config.eval_utterances
+    )
     # A fine-tuned model's weights were trained on inputs normalised its way: keep it.
-    stats = start.model.stats if start.model is not None else data.compute_stats(train_set)
+    total = parallel.total if parallel.process_count > 1 else None
+    stats = start.model.stats if start.model is not None else data.compute_stats(train_set, total)
     transcribed, usable = choose_utterances(config, train_set)
     hours = float(train_set.lengths()[usable].sum()) / FRAMES_PER_SECOND / 3600
     kept = f"{len(usable)} of {len(train_set)} training utterances usable ({hours:.1f} h)"
-    print(kept, flush=True)
+    say(kept + (f" (process 0's shard of {parallel.process_count})" if total else ""))
     if config.transcribed_fraction < 1.0:
-        print(f"CTC uses the transcripts of {len(transcribed)} utterances", flush=True)
+        say(f"CTC uses the transcripts of {len(transcribed)} utterances")
+    global_counts = parallel.total(
+        data.bucket_counts(train_set, transcribed, config.length_buckets)
+    )
 
     params = initial_params(
         config,
@@ -270,18 +286,26 @@ def train_and_evaluate(
             params=parallel.replicate(saved.params),
             opt_state=parallel.replicate(saved.opt_state),
         )
-        print(f"resumed from step {step}", flush=True)
+        say(f"resumed from step {step}")
 
     train_step = make_train_step(config)
     eval_step = make_eval_step(config.model)
-    np_rng = np.random.default_rng(config.seed + step)
+    # Augmentation and each shard's shuffle differ by process; the batch plan does not.
+    np_rng = np.random.default_rng(config.seed + step + 7919 * parallel.process_index)
     started = time.monotonic() - elapsed_before
     budget = config.time_budget_minutes * 60
     first_step = step
     fit_step, fit_clock = -1, started
     audio_seconds = 0.0
     window_start = time.monotonic()
-    bar = tqdm(total=total_steps, initial=step, unit="step", dynamic_ncols=True, mininterval=2)
+    bar = tqdm(
+        total=total_steps,
+        initial=step,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=2,
+        disable=not parallel.is_main,
+    )
     last_saved = step if resuming else -1
 
     def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
@@ -289,6 +313,8 @@ def train_and_evaluate(
         for name, valid in valid_sets.items():
             for k, v in evaluate(eval_step, state.params, valid, stats, config, parallel).items():
                 record[f"{name}/{k}"] = v
+        if not parallel.is_main:
+            return  # the checkpoint, the log and the plot are written once
         log(record)
         tqdm.write(json.dumps(record))
         elapsed = time.monotonic() - started
@@ -300,13 +326,16 @@ def train_and_evaluate(
     epoch = 0
     while not done:
         epoch += 1
-        for batch in data.batches(
+        for batch in data.process_batches(
             train_set,
             transcribed,
             config.length_buckets,
             config.batch_frames,
             stats,
             np_rng,
+            np.random.default_rng([config.seed, step]),  # the same in every process
+            global_counts,
+            parallel.process_count,
             parallel.row_multiple,
             config.model.frames_per_step,
         ):
@@ -324,7 +353,8 @@ def train_and_evaluate(
             if step % LOG_EVERY == 0 or step == total_steps:
                 m = {k: float(v) for k, v in metrics.items()}
                 now = time.monotonic()
-                speed = audio_seconds / max(1e-9, now - window_start)
+                seconds = float(parallel.total(np.array([audio_seconds], np.float32))[0])
+                speed = seconds / max(1e-9, now - window_start)
                 audio_seconds, window_start = 0.0, now
                 row = {"kind": "train", "step": step, "lr": lr, "epoch": epoch, **m}
                 log({**row, "audio_seconds_per_second": speed})
@@ -343,13 +373,16 @@ def train_and_evaluate(
                 # slowly, so the learning rate does not jump.
                 now = time.monotonic()
                 per_step = (now - fit_clock) / (step - fit_step) * EVAL_OVERHEAD
-                total_steps = fitted_total_steps(config, step, per_step, budget - (now - started))
+                fitted = fitted_total_steps(config, step, per_step, budget - (now - started))
+                total_steps = parallel.agree(fitted)
                 bar.total = total_steps
             bar.update(1)
             if step % config.eval_every == 0 or step >= total_steps:
                 validate_and_save(state, step, total_steps)
                 last_saved = step
-            out_of_time = not config.fixed_steps and time.monotonic() - started > budget * 1.05
+            out_of_time = not config.fixed_steps and parallel.agree(
+                time.monotonic() - started > budget * 1.05
+            )
             if step >= total_steps or out_of_time:
                 done = True
                 break

@@ -35,7 +35,7 @@ from streamasr.decode.hypothesis import Alternative, Hypothesis
 from streamasr.decode.lexicon import Lexicon, Phrase, PhraseList
 from streamasr.decode.lm import UNK, NgramLM, State
 from streamasr.decode.prefix import Prefix, WordLink, common_words, texts_of, words_of
-from streamasr.decode.segmenter import Best, Segmenter, check_log_probs
+from streamasr.decode.segmenter import Best, SegmentedDecoder, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
@@ -81,7 +81,7 @@ def _lae(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
-class BeamDecoder:
+class BeamDecoder(SegmentedDecoder):
     """One stream's beam-search decoder; feed it log-probabilities [T, V] as they arrive."""
 
     def __init__(
@@ -94,9 +94,7 @@ class BeamDecoder:
         lexicon: Lexicon | None = None,
         phrases: PhraseList | None = None,
     ) -> None:
-        self.clock = Segmenter(frame_seconds, endpoint)
-        self.frame_seconds = frame_seconds
-        self.endpoint = self.clock.endpoint
+        super().__init__(frame_seconds, endpoint)
         self.options = options or BeamOptions()
         if self.options.restrict and not phrases:
             raise ValueError("restrict=True needs a non-empty phrase list")
@@ -108,16 +106,6 @@ class BeamDecoder:
             lexicon = lexicon.extended(self.phrases.words)
         self.lexicon = None if restrict else lexicon
         self._start_utterance()
-
-    @property
-    def frames(self) -> int:
-        """Output frames seen since stream start."""
-        return self.clock.frames
-
-    @property
-    def segment(self) -> int:
-        """Number of the current utterance, from 0."""
-        return self.clock.segment
 
     def _start_utterance(self) -> None:
         lm_state: State = self.lm.start() if self.lm is not None else ()

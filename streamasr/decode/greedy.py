@@ -14,30 +14,18 @@ import numpy.typing as npt
 
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Hypothesis, Word
-from streamasr.decode.segmenter import Best, Segmenter, best_of, check_log_probs
+from streamasr.decode.segmenter import Best, SegmentedDecoder, best_of, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
 
 
-class GreedyDecoder:
+class GreedyDecoder(SegmentedDecoder):
     """One stream's greedy decoder; feed it log-probabilities [T, V] as they arrive."""
 
     def __init__(self, frame_seconds: float, endpoint: EndpointConfig | None = None) -> None:
-        self.clock = Segmenter(frame_seconds, endpoint)
-        self.frame_seconds = frame_seconds
-        self.endpoint = self.clock.endpoint
+        super().__init__(frame_seconds, endpoint)
         self._start_utterance()
-
-    @property
-    def frames(self) -> int:
-        """Output frames seen since stream start."""
-        return self.clock.frames
-
-    @property
-    def segment(self) -> int:
-        """Number of the current utterance, from 0."""
-        return self.clock.segment
 
     def _start_utterance(self) -> None:
         self._last_symbol = BLANK

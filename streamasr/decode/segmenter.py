@@ -94,3 +94,23 @@ class Segmenter:
         self.segment += 1
         self._begin()
         return closed
+
+
+class SegmentedDecoder:
+    """The clock side of the Decoder protocol, for every decoder a Segmenter drives: a
+    subclass supplies the search (``advance``, ``partial``, ``finalize``)."""
+
+    def __init__(self, frame_seconds: float, endpoint: EndpointConfig | None = None) -> None:
+        self.clock = Segmenter(frame_seconds, endpoint)
+        self.frame_seconds = frame_seconds
+        self.endpoint = self.clock.endpoint
+
+    @property
+    def frames(self) -> int:
+        """Output frames seen since stream start."""
+        return self.clock.frames
+
+    @property
+    def segment(self) -> int:
+        """Number of the current utterance, from 0."""
+        return self.clock.segment

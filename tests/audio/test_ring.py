@@ -55,19 +55,21 @@ def test_every_sample_is_read_once_or_counted_lost(
 def test_consumer_wakes_on_write_without_polling() -> None:
     ring = Ring(1000)
     assert not ring.wait(0.01)
-    woke: list[float] = []
+    waiting = threading.Event()  # the consumer is about to block in wait()
+    woke = threading.Event()
 
     def consumer() -> None:
-        start = time.monotonic()
-        ring.wait(5)
-        woke.append(time.monotonic() - start)
+        waiting.set()
+        if ring.wait(5):
+            woke.set()
 
     t = threading.Thread(target=consumer)
     t.start()
-    time.sleep(0.1)
+    assert waiting.wait(5)
+    assert not woke.wait(0.1), "woke with nothing written"
     ring.write(np.ones(10))
+    assert woke.wait(2), "a write did not wake the consumer"
     t.join(5)
-    assert woke and 0.05 < woke[0] < 2
     np.testing.assert_array_equal(ring.read(), np.ones(10))
 
 

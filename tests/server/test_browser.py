@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -61,6 +63,18 @@ async def page_state(devtools_port: int) -> dict[str, Any]:
                 return dict(json.loads(value)) if value else {}  # not loaded yet
 
 
+def devtools_port(proc: subprocess.Popen[str]) -> int:
+    """The port Chromium's DevTools listen on, from the line it prints once they do; its
+    other output is then drained in the background, so that it never blocks on a full pipe."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        found = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line)
+        if found:
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
+            return int(found.group(1))
+    raise AssertionError(f"Chromium exited ({proc.wait()}) before its DevTools listened")
+
+
 async def browse(
     artifact: ModelArtifact,
     wav: Path,
@@ -92,16 +106,12 @@ async def browse(
                 f"http://127.0.0.1:{server.port}/?autostart",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
-            active = profile / "DevToolsActivePort"
             deadline = time.monotonic() + seconds
-            while not active.exists():  # written by Chromium once it listens
-                assert proc.poll() is None and time.monotonic() < deadline, "no Chromium"
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.2)
-            port = int(active.read_text().split()[0])
+            port = await asyncio.to_thread(devtools_port, proc)
             state: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 state = await page_state(port)

@@ -55,7 +55,10 @@ def listen_while_playing(
                     mic.play((samples16k * 32767).astype("<i2"))
                     while mic.played < samples16k.size:
                         messages.append(json.loads(await a.recv()))
-                    await asyncio.sleep(0.5)
+                    # Five more replies: the server has captured half a second more, so the
+                    # tail of what was played has come through the audio path's latency.
+                    for _ in range(5):
+                        messages.append(json.loads(await a.recv()))
                     proc.send_signal(signal.SIGTERM)
                     try:
                         while True:

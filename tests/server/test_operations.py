@@ -19,7 +19,7 @@ from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ModelArtifact
 from streamasr.server.app import AsrServer
 from streamasr.server.protocol import State
-from tests.server.test_app import ENDPOINT, get, int16, run, running
+from tests.server.loopback import ENDPOINT, get, int16, run, running
 
 CHUNK = int16(np.random.default_rng(0).normal(0, 0.05, 1600).astype(np.float32))  # 0.1 s
 

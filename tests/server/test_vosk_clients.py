@@ -27,7 +27,7 @@ from streamasr.engine.batcher import Batcher
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ModelArtifact
 from tests.server.heard import assert_heard
-from tests.server.test_app import ENDPOINT, int16, run, running
+from tests.server.loopback import ENDPOINT, int16, run, running
 
 EOF_TEXT = '{"eof" : 1}'  # what every one of the clients sends, spaces and all
 DIGITS = ["zero one two three four five", "six seven eight nine oh"]  # test_words.py's list

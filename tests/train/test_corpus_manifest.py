@@ -23,3 +23,14 @@ def test_round_trip_and_optional_augment(tmp_path: Path) -> None:
     assert resolve_audio(back[0], path) == tmp_path / "audio" / "a.flac"
     assert resolve_audio(back[1], path) == Path("/abs/b.flac")
     assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_short_names_keep_same_stems_apart() -> None:
+    from train.corpus.manifest import short_names
+
+    paths = ["data/corpus/valid_heldout_voices.jsonl", "data/neural/valid_heldout_voices.jsonl"]
+    assert short_names([*paths, "data/dev_real.jsonl"]) == [
+        "corpus/valid_heldout_voices",
+        "neural/valid_heldout_voices",
+        "dev_real",
+    ]

