@@ -32,7 +32,7 @@ import numpy.typing as npt
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
 from streamasr.decode.lexicon import Lexicon
-from streamasr.decode.segmenter import Best, Segmenter, check_log_probs
+from streamasr.decode.segmenter import Best, SegmentedDecoder, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
 PACKAGE = "flashlight-text"  # the PyPI package this decoder needs
@@ -115,7 +115,7 @@ def load_search(lm_path: str, lexicon: Lexicon) -> Search:
     return Search(words, lm, trie, len(spelled))
 
 
-class FlashlightDecoder:
+class FlashlightDecoder(SegmentedDecoder):
     """One stream's decoder over flashlight's LexiconDecoder; feed it log-probs [T, V]."""
 
     def __init__(
@@ -126,9 +126,7 @@ class FlashlightDecoder:
         options: FlashlightOptions | None = None,
     ) -> None:
         fl = _import()
-        self.clock = Segmenter(frame_seconds, endpoint)
-        self.frame_seconds = frame_seconds
-        self.endpoint = self.clock.endpoint
+        super().__init__(frame_seconds, endpoint)
         self.options = opts = options or FlashlightOptions()
         self._search = search
         settings = fl.LexiconDecoderOptions(
@@ -146,16 +144,6 @@ class FlashlightDecoder:
             settings, search.trie, search.lm, SPACE, BLANK, search.unk, [], False
         )
         self._start_utterance()
-
-    @property
-    def frames(self) -> int:
-        """Output frames seen since stream start."""
-        return self.clock.frames
-
-    @property
-    def segment(self) -> int:
-        """Number of the current utterance, from 0."""
-        return self.clock.segment
 
     def _start_utterance(self) -> None:
         self._decoder.decode_begin()

@@ -15,6 +15,7 @@ from streamasr.decode.hypothesis import Hypothesis
 from streamasr.decode.lexicon import Lexicon, PhraseList
 from streamasr.decode.lm import load_arpa
 from streamasr.vocab import BLANK, SYMBOLS, VOCAB_SIZE
+from tests.decode.driving import finals_in_chunks
 
 FRAME = 0.04
 NO_ENDPOINT = EndpointConfig(enabled=False)
@@ -158,16 +159,7 @@ def test_chunking_with_endpoints_equals_one_pass(toy_lm: Path, chunk: int) -> No
 
     def finals(step: int) -> list[Hypothesis]:
         d = BeamDecoder(FRAME, config, lm=lm, lexicon=Lexicon(lm.vocab))
-        out: list[Hypothesis] = []
-        for start in range(0, lp.shape[0], step):
-            chunk_lp = lp[start : start + step]
-            done = 0
-            while done < chunk_lp.shape[0]:  # as the engine drives a decoder
-                consumed, endpoint = d.advance(chunk_lp[done:])
-                done += consumed
-                if endpoint:
-                    out.append(d.finalize(endpoint=True))
-        return [*out, d.finalize()]
+        return finals_in_chunks(d, lp, step)
 
     whole = finals(lp.shape[0])
     assert len(whole) >= 2 and whole[0].endpoint

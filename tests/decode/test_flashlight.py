@@ -14,6 +14,7 @@ from streamasr.decode.beam import BeamDecoder
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import DecoderChoice, load_lm, make_decoder
 from streamasr.decode.hypothesis import Hypothesis
+from tests.decode.driving import finals_in_chunks
 from tests.decode.test_beam import FRAME, NO_ENDPOINT, TOY_ARPA, confusable, posteriors
 
 WORDS_ARPA = """\\data\\
@@ -98,16 +99,7 @@ def test_chunking_with_endpoints_equals_one_pass(toy_lm: str, chunk: int) -> Non
 
     def finals(step: int) -> list[Hypothesis]:
         d = flashlight(toy_lm, config)
-        out: list[Hypothesis] = []
-        for start in range(0, lp.shape[0], step):
-            chunk_lp = lp[start : start + step]
-            done = 0
-            while done < chunk_lp.shape[0]:  # as the engine drives a decoder
-                consumed, endpoint = d.advance(chunk_lp[done:])
-                done += consumed
-                if endpoint:
-                    out.append(d.finalize(endpoint=True))
-        return [*out, d.finalize()]
+        return finals_in_chunks(d, lp, step)
 
     whole = finals(lp.shape[0])
     assert len(whole) >= 2 and whole[0].endpoint and whole[0].text == "the cat sat"
