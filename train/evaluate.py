@@ -82,16 +82,16 @@ def score(
     return out
 
 
-PEERS: dict[str, Callable[[], Callable[[np.ndarray, int], str]]] = {
-    "pocketsphinx": pocketsphinx_transcriber,
-    "whisper": lambda: _whisper_transcriber(),
-}
-
-
-def _whisper_transcriber() -> Callable[[np.ndarray, int], str]:
+def whisper_transcriber() -> Callable[[np.ndarray, int], str]:
     from train.whisper import transcriber  # loads faster-whisper only when asked for
 
     return transcriber()
+
+
+PEERS: dict[str, Callable[[], Callable[[np.ndarray, int], str]]] = {
+    "pocketsphinx": pocketsphinx_transcriber,
+    "whisper": whisper_transcriber,
+}
 
 
 def engine_of(voice: str) -> str:
