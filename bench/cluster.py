@@ -18,9 +18,15 @@ bench/load.py; messages sent while catching up after a failover are not counted 
 level is held as in bench/load.py (p95 < 200 ms, nothing lost, no error, no late send) and
 when at least one client failed over.
 
+The baseline, measured in the same run (unless ``--no-baseline``): before each cluster level,
+the same clients at the same level against one replica directly (no balancer, no stop). A
+baseline level is held by the same rule, less the failover. Clients, HAProxy and the
+replicas share the machine's cores, so the ratio of the two is what the balancer and the
+second process cost on this machine.
+
 Prints a table, then last ``REPLICAS=<int> STREAMS=<int> P95_MS=<float> LOST_SAMPLES=<int>
-FAILOVER_S=<float>`` for the largest level held. Clients, HAProxy and the replicas share
-the machine's cores: compare with ``bin/bench load`` run on the same machine.
+FAILOVER_S=<float> BASELINE_STREAMS=<int> RATIO=<float>`` for the largest levels held
+(RATIO = STREAMS / BASELINE_STREAMS).
 """
 
 from __future__ import annotations
@@ -61,10 +67,11 @@ GOING_AWAY = 1001
 class ClusterLevel(Level):
     failovers: list[float] = field(default_factory=list)  # seconds each one took
     resent_samples: int = 0  # sent to the stopped replica, never read, sent again
+    balanced: bool = True  # False: the baseline, one replica and no stop
 
     @property
     def held(self) -> bool:
-        return super().held and bool(self.failovers)
+        return super().held and (bool(self.failovers) or not self.balanced)
 
 
 def cluster_config(template: str, bind_port: int, replica_ports: list[int]) -> str:
@@ -281,10 +288,46 @@ async def run_level(n: int, pcm: np.ndarray, args: argparse.Namespace) -> Cluste
             haproxy.terminate()
             haproxy.wait(10)
             for proc, _ in replicas:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait(30)
+                stop(proc)
     return level
+
+
+async def run_baseline(n: int, pcm: np.ndarray, args: argparse.Namespace) -> ClusterLevel:
+    """The same clients at the same level against one replica directly: no balancer, no
+    stop, so no failover."""
+    level = ClusterLevel(n, balanced=False)
+    replica = start_replica(args, n + 8)
+    try:
+        port = listening_port(replica)
+        chunks = messages(pcm, args.sample_rate * args.chunk_ms // 1000)
+        count = int(args.seconds * 1000 / args.chunk_ms)
+        rng = np.random.default_rng(n)
+        cpu0, t0 = cpu_seconds(replica.pid), time.monotonic()
+        tasks = []
+        for _ in range(n):  # stagger the starts over one chunk period, as run_level
+            client = Client(chunks, args.sample_rate, count, int(rng.integers(len(chunks))))
+            tasks.append(
+                asyncio.create_task(run_client(f"ws://127.0.0.1:{port}", client, args, level))
+            )
+            await asyncio.sleep(args.chunk_ms / 1000 / n)
+        await asyncio.gather(*tasks)
+        level.cpu_seconds = cpu_seconds(replica.pid) - cpu0
+        level.wall_seconds = time.monotonic() - t0
+    finally:
+        stop(replica)
+    return level
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """SIGTERM, and SIGKILL if it has not exited after ``timeout`` (an overloaded replica
+    may still be draining a backlog no client waits for)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -301,6 +344,12 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
     p.add_argument("--drain-timeout", type=float, default=10.0, help="serve --drain-timeout")
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the single-replica baseline at each level",
+    )
     return p
 
 
@@ -311,34 +360,52 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--kill-at must be before the end (--seconds)")
     pcm = utterance(args.sample_rate)
     print(
-        f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'lost':>6} {'resent':>7} {'late':>5} "
-        f"{'errors':>6} {'failovers':>9} {'max s':>6} {'cpu %':>6}  held"
+        f"{'setup':>10} {'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'lost':>6} {'resent':>7} "
+        f"{'late':>5} {'errors':>6} {'failovers':>9} {'max s':>6} {'cpu %':>6}  held"
     )
     best: ClusterLevel | None = None
+    best_baseline: ClusterLevel | None = None
     for n in [int(s) for s in args.streams.split(",")]:
-        level = asyncio.run(run_level(n, pcm, args))
-        worst = max(level.failovers, default=float("nan"))
-        print(
-            f"{n:>8} {level.pct(50):>8.1f} {level.pct(95):>8.1f} {level.lost:>6} "
-            f"{level.resent_samples:>7} {level.late_sends:>5} {len(level.errors):>6} "
-            f"{len(level.failovers):>9} {worst:>6.2f} {level.cpu_percent:>6.0f}  "
-            f"{'yes' if level.held else 'no'}",
-            flush=True,
-        )
-        if level.errors:
-            print(f"         first error: {level.errors[0][:200]}", flush=True)
-        if level.held:
-            best = level
-        elif args.stop_after_fail:
+        runs = [run_baseline, run_level] if args.baseline else [run_level]
+        held_any = False
+        for run in runs:
+            level = asyncio.run(run(n, pcm, args))
+            print_row(level)
+            held_any |= level.held
+            if level.held and level.balanced:
+                best = level
+            elif level.held:
+                best_baseline = level
+        if args.stop_after_fail and not held_any:
             break
     if best is None:
-        print(f"REPLICAS={REPLICAS} STREAMS=0 P95_MS=nan LOST_SAMPLES=0 FAILOVER_S=nan")
-        return 1
+        print(f"REPLICAS={REPLICAS} STREAMS=0 P95_MS=nan LOST_SAMPLES=0 FAILOVER_S=nan", end="")
+    else:
+        print(
+            f"REPLICAS={REPLICAS} STREAMS={best.streams} P95_MS={best.pct(95):.1f} "
+            f"LOST_SAMPLES={best.lost} FAILOVER_S={max(best.failovers):.2f}",
+            end="",
+        )
+    if args.baseline:
+        single = best_baseline.streams if best_baseline is not None else 0
+        ratio = (best.streams if best is not None else 0) / single if single else float("nan")
+        print(f" BASELINE_STREAMS={single} RATIO={ratio:.2f}", end="")
+    print()
+    return 0 if best is not None else 1
+
+
+def print_row(level: ClusterLevel) -> None:
+    setup = f"{REPLICAS} haproxy" if level.balanced else "1 direct"
+    worst = max(level.failovers, default=float("nan"))
     print(
-        f"REPLICAS={REPLICAS} STREAMS={best.streams} P95_MS={best.pct(95):.1f} "
-        f"LOST_SAMPLES={best.lost} FAILOVER_S={max(best.failovers):.2f}"
+        f"{setup:>10} {level.streams:>8} {level.pct(50):>8.1f} {level.pct(95):>8.1f} "
+        f"{level.lost:>6} {level.resent_samples:>7} {level.late_sends:>5} "
+        f"{len(level.errors):>6} {len(level.failovers):>9} {worst:>6.2f} "
+        f"{level.cpu_percent:>6.0f}  {'yes' if level.held else 'no'}",
+        flush=True,
     )
-    return 0
+    if level.errors:
+        print(f"           first error: {level.errors[0][:200]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -311,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
             stop_profiler(spy, profile, args.profile_top)
         clients.shutdown()
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # still draining the backlog of an overloaded level
+            server.kill()
+            server.wait()
     shown = best or last
     cpu = shown.cpu_ms_per_stream_s if shown is not None else math.nan
     if best is None:

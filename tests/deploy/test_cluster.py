@@ -38,3 +38,15 @@ def test_cluster_config_replaces_only_the_address_and_the_replicas() -> None:
     assert servers == [["server", "r5001", "127.0.0.1:5001"], ["server", "r5002", "127.0.0.1:5002"]]
     kept = [w for w in template.splitlines() if w.split()[:1] not in (["bind"], ["server"])]
     assert [w for w in config.splitlines() if w.split()[:1] not in (["bind"], ["server"])] == kept
+
+
+def test_the_baseline_drives_one_replica_directly_and_needs_no_failover() -> None:
+    args = cluster.main_parser().parse_args(
+        ["--seconds", "3", "--kill-at", "1", "--warmup", "1", "--decoder", "greedy"]
+    )
+    level = asyncio.run(cluster.run_baseline(2, cluster.utterance(args.sample_rate), args))
+    assert not level.balanced and not level.failovers
+    assert not level.errors, level.errors[:3]
+    assert level.sent_samples == 2 * 30 * args.sample_rate * args.chunk_ms // 1000
+    assert level.lost == 0 and level.latencies
+    assert level.held
