@@ -35,7 +35,11 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         default=FEATURE_CACHE,
         help="features, keyed by manifest content and feature config (shared between runs)",
     )
-    p.add_argument("--export", default=str(artifact.DEFAULT_MODEL_PATH), help="model file to write")
+    p.add_argument(
+        "--export",
+        help="model file to write (default: WORKDIR/model.streamasr; the bundled model is "
+        "replaced only when named, as bin/train's last stage does)",
+    )
     p.add_argument(
         "--minutes",
         dest="time_budget_minutes",
@@ -193,6 +197,12 @@ def config_from(args: argparse.Namespace, defaults: TrainConfig) -> TrainConfig:
     return defaults.replace(**changes)
 
 
+def export_path(args: argparse.Namespace) -> Path:
+    """Where the trained model goes: --export, else the workdir's model.streamasr (never the
+    bundled model unless named: an experiment must not overwrite what the daemon serves)."""
+    return Path(args.export) if args.export else Path(args.workdir) / "model.streamasr"
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = get_config()
     args = parser(defaults).parse_args(argv)
@@ -208,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = train_and_evaluate(config, args.workdir, args.feature_cache)
     if jax.process_index() == 0:  # written once, as the checkpoints
-        artifact.save(model, args.export)
-        print(f"wrote {args.export}")
+        export = export_path(args)
+        artifact.save(model, export)
+        print(f"wrote {export}")
     return 0
 
 

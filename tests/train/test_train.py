@@ -313,3 +313,12 @@ def test_cli_help_shows_the_configs_defaults() -> None:
     assert "AdamW peak (default 0.0007)" in text
     assert "its budget (default 12.5)" in text
     assert "+-this share (e.g. 0.1; default 0.25)" in text
+
+
+def test_a_run_exports_into_its_workdir_unless_told_where() -> None:
+    from train.__main__ import export_path, parser
+
+    args = parser(get_config()).parse_args(["--workdir", "runs/x"])
+    assert export_path(args) == Path("runs/x/model.streamasr")
+    args = parser(get_config()).parse_args(["--workdir", "runs/x", "--export", "m.streamasr"])
+    assert export_path(args) == Path("m.streamasr")
