@@ -14,8 +14,9 @@ the server's when the machine has at least four (``--client-cpus`` overrides; on
 share every core and the figures are a lower bound for the server alone). The server's own
 CPU is reported per stream per audio-second (``cpu ms/s``).
 
-``--profile`` runs ``py-spy record --native`` on the server for the whole run, writes a
-speedscope profile and prints the functions with the largest share of the server's samples.
+``--profile`` runs ``py-spy record`` on the server for the whole run (without pausing it;
+``--profile-native`` adds C frames, at a cost that moves the figures: bench/pyspy.py), writes
+a speedscope profile and prints the functions with the largest share of the server's samples.
 
 Prints a table, then a last line
 ``STREAMS=<int> P95_MS=<float> LOST_SAMPLES=<int> CPU_MS_PER_STREAM_S=<float>`` for the
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stop-after-fail", action="store_true", help="stop at the first level lost")
     p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
+    p.add_argument("--gather-ms", type=float, help="serve --gather-ms (default: the daemon's)")
     p.add_argument(
         "--client-cpus",
         type=int,
@@ -235,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run the server under {PY_SPY} and write a speedscope profile (%(const)s)",
     )
     p.add_argument("--profile-top", type=int, default=25, help="functions to print")
+    p.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="profile C frames too (pauses the server at every sample: slows it a lot)",
+    )
     args = p.parse_args(argv)
     levels = [int(n) for n in args.streams.split(",")]
     if args.profile:
@@ -249,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [sys.executable, "-m", "streamasr.cli.serve", "--port", str(fixed_port)]
     cmd += ["--max-connections", str(max(levels) + 8 * args.workers), "--idle-timeout", "120"]
     cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
+    if args.gather_ms is not None:
+        cmd += ["--gather-ms", str(args.gather_ms)]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -282,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         split = "shared" if server_cpus == client_cpus else f"clients on {sorted(client_cpus)}"
         print(f"server CPUs {sorted(server_cpus)}, clients in their own process ({split})")
         if profile is not None:
-            spy = start_profiler(server.pid, profile, args.workers)
+            spy = start_profiler(server.pid, profile, args.workers, args.profile_native)
         print(
             f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'lost':>6} "
             f"{'late':>5} {'cpu %':>6} {'cpu ms/s':>8} {'errors':>6}  held"

@@ -1,9 +1,12 @@
 """Profiles of a running process with py-spy: ``bin/bench pyspy FILE`` prints the top of a
 speedscope profile that ``bin/bench load --profile`` wrote.
 
-py-spy (PyPI ``py-spy``) samples the stacks of another process without stopping it;
-``--native`` includes C and C++ frames (numpy, XLA, the websockets speedups), so the shares
-say where the daemon's CPU goes, interpreter and compiled code alike.
+py-spy (PyPI ``py-spy``) samples the stacks of another process. By default it reads them
+without stopping it (``--nonblocking``), Python frames only: measured here, ``--native``
+(which must pause the process for every sample to unwind its C and C++ frames, of its
+many XLA threads too) cut the daemon from ~165% CPU to ~15% at 50 streams, so that profile
+described a starved server. ``native=True`` keeps that mode for a short look at what
+compiled code a Python function spends its time in.
 """
 
 from __future__ import annotations
@@ -61,8 +64,11 @@ def top_functions(profile: dict[str, Any], n: int) -> list[tuple[str, float, flo
     return [(name, w / total, anywhere[name] / total) for name, w in own.most_common(n)]
 
 
-def start_profiler(pid: int, out: Path, workers: int) -> subprocess.Popen[bytes]:
-    cmd = [find_py_spy(), "record", "--native", "--format", "speedscope", "-o", str(out)]
+def start_profiler(
+    pid: int, out: Path, workers: int, native: bool = False
+) -> subprocess.Popen[bytes]:
+    cmd = [find_py_spy(), "record", "--format", "speedscope", "-o", str(out)]
+    cmd += ["--native"] if native else ["--nonblocking"]
     cmd += ["--rate", str(PROFILE_RATE), "--pid", str(pid)]
     if workers > 1:
         cmd.append("--subprocesses")

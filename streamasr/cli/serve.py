@@ -82,6 +82,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="longest session in seconds (%(default)s)",
     )
     limits.add_argument(
+        "--gather-ms",
+        type=float,
+        default=defaults.DEFAULT_GATHER_MS,
+        help="longest a recognizer round waits for other streams' audio, so that one "
+        "batched step serves many; 0: never wait (%(default)s)",
+    )
+    limits.add_argument(
         "--drain-timeout",
         type=float,
         default=defaults.DEFAULT_DRAIN_TIMEOUT,
@@ -179,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if not 0 <= args.gather_ms <= 1000:
+            raise ValueError(f"--gather-ms must be in [0, 1000], got {args.gather_ms}")
         if args.workers > 1 and args.port == 0:
             raise ValueError("--workers > 1 needs a fixed --port (every worker binds it)")
         if args.workers > 1 and args.mic:
@@ -232,7 +241,11 @@ async def _serve(
         BATCH_BUCKETS[-1], options.max_connections + max(8, options.max_connections // 4)
     )
     batcher = Batcher(
-        model.recognizer, capacity=capacity, on_step=metrics.observe_step, decoding=decoding
+        model.recognizer,
+        capacity=capacity,
+        on_step=metrics.observe_step,
+        decoding=decoding,
+        gather_seconds=args.gather_ms / 1000,
     )
     if not args.no_warmup:
         await asyncio.to_thread(batcher.warm_up)

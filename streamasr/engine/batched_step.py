@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from streamasr.model.encoder import EncoderState
 from streamasr.model.step import Params, StepFn
@@ -32,12 +33,13 @@ def _scatter(state: EncoderState, idx: jax.Array, sub: EncoderState) -> EncoderS
     )
 
 
+# idx and frames may be numpy arrays: the jitted call transfers them itself.
 BatchedStepFn = Callable[
-    [Params, EncoderState, jax.Array, jax.Array], tuple[jax.Array, EncoderState]
+    [Params, EncoderState, ArrayLike, ArrayLike], tuple[jax.Array, EncoderState]
 ]
 # (log_probs [bucket, T, V], best symbol [bucket, T] int32, its log-prob [bucket, T], state)
 BestStepFn = Callable[
-    [Params, EncoderState, jax.Array, jax.Array],
+    [Params, EncoderState, ArrayLike, ArrayLike],
     tuple[jax.Array, jax.Array, jax.Array, EncoderState],
 ]
 

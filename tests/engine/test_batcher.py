@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from typing import Any
 
 import jax
@@ -344,3 +345,39 @@ def test_a_failing_step_fails_its_streams_and_the_worker_goes_on(recognizer: Rec
         fresh.push(np.zeros(3200, np.float32))
         assert batcher.wait_idle(30)
         assert fresh_out.replies[0].error is None
+
+
+def test_a_round_waits_for_the_other_live_streams_within_the_gather_window(
+    recognizer: Recognizer,
+) -> None:
+    """Streams whose audio arrives a few ms apart share one batched step when the worker may
+    wait for them; with no window, the first one goes alone."""
+    audio = np.zeros(1600, np.float32)  # 100 ms: whole model steps for each stream
+
+    def batches(gather_seconds: float) -> list[int]:
+        steps: list[StepStats] = []
+        with Batcher(
+            recognizer, capacity=4, on_step=steps.append, gather_seconds=gather_seconds
+        ) as batcher:
+            streams = [batcher.open(16000, Collector()) for _ in range(3)]
+            for stream in streams:
+                stream.push(audio)
+                time.sleep(0.05)  # the next client's message comes 50 ms later
+            assert batcher.wait_idle(30)
+        return [s.batch for s in steps]
+
+    gathered = batches(0.5)
+    assert gathered and all(b == 3 for b in gathered)  # every call serves all three
+    assert batches(0.0)[0] == 1
+
+
+def test_a_lone_stream_does_not_wait_for_the_gather_window(recognizer: Recognizer) -> None:
+    with Batcher(recognizer, capacity=2, gather_seconds=0.9) as batcher:
+        out = Collector()
+        stream = batcher.open(16000, out)
+        t0 = time.monotonic()
+        stream.push(np.zeros(1600, np.float32))
+        assert batcher.wait_idle(30)
+        assert time.monotonic() - t0 < 0.5  # every live stream had work: no wait
+    with pytest.raises(ValueError, match="gather_seconds"):
+        Batcher(recognizer, capacity=2, gather_seconds=-1)
