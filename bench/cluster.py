@@ -245,6 +245,22 @@ async def wait_for_balancer(port: int, timeout: float = 30) -> None:
         await asyncio.sleep(0.1)
 
 
+async def start_clients(
+    url: str, n: int, pcm: np.ndarray, args: argparse.Namespace, level: ClusterLevel
+) -> list[asyncio.Task[None]]:
+    """n live clients of ``url``, their starts staggered over one chunk period, each at its
+    own (seeded) offset in the looped utterance."""
+    chunks = messages(pcm, args.sample_rate * args.chunk_ms // 1000)
+    count = int(args.seconds * 1000 / args.chunk_ms)
+    rng = np.random.default_rng(n)
+    tasks = []
+    for _ in range(n):
+        client = Client(chunks, args.sample_rate, count, int(rng.integers(len(chunks))))
+        tasks.append(asyncio.create_task(run_client(url, client, args, level)))
+        await asyncio.sleep(args.chunk_ms / 1000 / n)
+    return tasks
+
+
 async def run_level(n: int, pcm: np.ndarray, args: argparse.Namespace) -> ClusterLevel:
     level = ClusterLevel(n)
     procs = [start_replica(args, n + 8) for _ in range(REPLICAS)]  # they start together
@@ -261,19 +277,9 @@ async def run_level(n: int, pcm: np.ndarray, args: argparse.Namespace) -> Cluste
         )
         try:
             await wait_for_balancer(bind)
-            chunk = args.sample_rate * args.chunk_ms // 1000
-            chunks = messages(pcm, chunk)
-            count = int(args.seconds * 1000 / args.chunk_ms)
-            rng = np.random.default_rng(n)
             pids = [proc.pid for proc, _ in replicas] + [haproxy.pid]
             cpu0, t0 = sum(cpu_seconds(p) for p in pids), time.monotonic()
-            tasks = []
-            for _ in range(n):  # stagger the starts over one chunk period
-                client = Client(chunks, args.sample_rate, count, int(rng.integers(len(chunks))))
-                tasks.append(
-                    asyncio.create_task(run_client(f"ws://127.0.0.1:{bind}", client, args, level))
-                )
-                await asyncio.sleep(args.chunk_ms / 1000 / n)
+            tasks = await start_clients(f"ws://127.0.0.1:{bind}", n, pcm, args, level)
             await asyncio.sleep(args.kill_at)
             stopped = replicas[0][0]
             cpu_stopped = cpu_seconds(stopped.pid)  # its drain is not counted
@@ -299,17 +305,8 @@ async def run_baseline(n: int, pcm: np.ndarray, args: argparse.Namespace) -> Clu
     replica = start_replica(args, n + 8)
     try:
         port = listening_port(replica)
-        chunks = messages(pcm, args.sample_rate * args.chunk_ms // 1000)
-        count = int(args.seconds * 1000 / args.chunk_ms)
-        rng = np.random.default_rng(n)
         cpu0, t0 = cpu_seconds(replica.pid), time.monotonic()
-        tasks = []
-        for _ in range(n):  # stagger the starts over one chunk period, as run_level
-            client = Client(chunks, args.sample_rate, count, int(rng.integers(len(chunks))))
-            tasks.append(
-                asyncio.create_task(run_client(f"ws://127.0.0.1:{port}", client, args, level))
-            )
-            await asyncio.sleep(args.chunk_ms / 1000 / n)
+        tasks = await start_clients(f"ws://127.0.0.1:{port}", n, pcm, args, level)
         await asyncio.gather(*tasks)
         level.cpu_seconds = cpu_seconds(replica.pid) - cpu0
         level.wall_seconds = time.monotonic() - t0
