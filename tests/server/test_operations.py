@@ -16,23 +16,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from streamasr.engine.batcher import Batcher, StepStats
 from streamasr.engine.recognizer import Recognizer
-from streamasr.model.artifact import ModelArtifact
 from streamasr.server.app import AsrServer
 from streamasr.server.protocol import State
-from tests.server.loopback import ENDPOINT, get, int16, run, running
+from tests.server.loopback import get, int16, run, running
 
 CHUNK = int16(np.random.default_rng(0).normal(0, 0.05, 1600).astype(np.float32))  # 0.1 s
-
-
-@pytest.fixture(scope="module")
-def recognizer(peaky_artifact: ModelArtifact) -> Recognizer:
-    return Recognizer(peaky_artifact, ENDPOINT)
-
-
-@pytest.fixture(scope="module")
-def batcher(recognizer: Recognizer) -> Any:
-    with Batcher(recognizer, capacity=8) as b:
-        yield b
 
 
 async def read_all(ws: Any) -> tuple[list[dict[str, Any]], int | None, str]:
