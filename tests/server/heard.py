@@ -5,7 +5,7 @@ from __future__ import annotations
 import jiwer
 
 SPOKEN = "the weather is nice today"
-# The bundled model spells by sound on unseen audio ("the wether is nicstor day", 20%);
+# The bundled model spells by sound on unseen audio ("the wether is nice to day" is 8%);
 # no transcript, or one of the wrong sentence, is far above this.
 MAX_CER = 0.3
 

@@ -151,9 +151,7 @@ def test_mic_cli_dictates_a_sentence(trained_model: Path, tmp_path: Path, speak:
     data, rate = sf.read(speak(SPOKEN), dtype="float32")
     with VirtualMic(tmp_path) as mic:
         proc = subprocess.Popen(
-            # 10 s for a 2 s sentence: on a loaded machine the playback starts seconds after
-            # the CLI listens (one full-suite run heard "the whether is nitr": cut mid-word).
-            [*MIC_CLI, "--seconds", "10", "--model", str(trained_model)],
+            [*MIC_CLI, "--seconds", "6", "--model", str(trained_model)],
             env={**mic.env, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
