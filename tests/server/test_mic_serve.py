@@ -27,9 +27,21 @@ from tests.server.virtual_mic import VirtualMic
 pytestmark = pytest.mark.slow  # subprocesses, a browser or PulseAudio
 
 
+# Replies read past the end of playback while waiting for an endpoint: 10 s of audio.
+ENDPOINT_PATIENCE = 100
+
+
 def listen_while_playing(
-    model: Path, tmp_path: Path, samples16k: np.ndarray, extra: tuple[str, ...] = ()
+    model: Path,
+    tmp_path: Path,
+    samples16k: np.ndarray,
+    extra: tuple[str, ...] = (),
+    until_endpoint: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Every reply the first of two /listen clients got while the virtual mic played the
+    samples, then after SIGTERM; and the server's exit code. ``until_endpoint``: after
+    playback, wait for the server to close the utterance (its endpoint final), however far the
+    audio path lags on a loaded machine, instead of a fixed half second."""
     with VirtualMic(tmp_path) as mic:
         proc = serve(
             "--model",
@@ -55,10 +67,16 @@ def listen_while_playing(
                     mic.play((samples16k * 32767).astype("<i2"))
                     while mic.played < samples16k.size:
                         messages.append(json.loads(await a.recv()))
-                    # Five more replies: the server has captured half a second more, so the
-                    # tail of what was played has come through the audio path's latency.
-                    for _ in range(5):
-                        messages.append(json.loads(await a.recv()))
+                    if until_endpoint:
+                        for _ in range(ENDPOINT_PATIENCE):
+                            messages.append(json.loads(await a.recv()))
+                            if messages[-1].get("is_final") and messages[-1].get("endpoint"):
+                                break
+                    else:
+                        # Five more replies: the server has captured half a second more, so
+                        # the tail of what was played has come through the audio path.
+                        for _ in range(5):
+                            messages.append(json.loads(await a.recv()))
                     proc.send_signal(signal.SIGTERM)
                     try:
                         while True:
@@ -97,7 +115,7 @@ def test_mic_recognizes_a_spoken_sentence(trained_model: Path, tmp_path: Path, s
 
     data, rate = sf.read(speak(SPOKEN), dtype="float32")
     audio = np.concatenate([resample(data, rate), np.zeros(16000, np.float32)])
-    messages, _ = listen_while_playing(trained_model, tmp_path, audio)
+    messages, _ = listen_while_playing(trained_model, tmp_path, audio, until_endpoint=True)
     assert_heard(" ".join(m["text"] for m in messages if m.get("is_final")))
 
 
