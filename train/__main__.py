@@ -21,7 +21,7 @@ from train.train import train_and_evaluate
 OPTIONS = ("time_budget_minutes", "train_manifests", "valid_manifests", "pretrain",
            "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
            "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "init_model",
-           "peak_learning_rate", "warmup_steps")  # fmt: skip
+           "peak_learning_rate", "warmup_steps", "heldout_engines")  # fmt: skip
 SHAPE = ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")  # ModelConfig
 
 
@@ -66,6 +66,14 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         default=d.valid_manifests,
         metavar="MANIFEST",
         help=f"validation manifests (JSONL; default {' '.join(d.valid_manifests)})",
+    )
+    p.add_argument(
+        "--heldout-engines",
+        type=lambda text: tuple(sorted(e for e in text.split(",") if e)),
+        default=d.heldout_engines,
+        metavar="ENGINE,...",
+        help="engine families whose utterances training leaves out of its manifests "
+        f"(default {','.join(d.heldout_engines)}; '' for none)",
     )
     p.add_argument(
         "--pretrain",

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,17 +75,24 @@ def load_features(
     workers: int = 2,
     limit: int | None = None,
     shard: tuple[int, int] = (0, 1),
+    exclude_engines: Collection[str] = (),
 ) -> FeatureSet:
     """Featurise the manifests' audio (cached by manifest content and feature config).
     ``shard=(i, n)``: only every n-th utterance from the i-th, the share of process i of n
-    in a multi-process run (each process loads and featurises its own)."""
+    in a multi-process run (each process loads and featurises its own).
+    ``exclude_engines``: utterances whose voice is of these engines ("rhvoice/alan" is
+    rhvoice's) are left out, before sharding and before the cache key."""
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     records: list[tuple[Record, Path]] = []
     for m in manifests:
         path = Path(m)
-        records += [(r, resolve_audio(r, path)) for r in read_manifest(path)[:limit]]
+        records += [
+            (r, resolve_audio(r, path))
+            for r in read_manifest(path)[:limit]
+            if r.voice.split("/", 1)[0] not in exclude_engines
+        ]
     records = records[index::count]
     key = hashlib.sha256(
         json.dumps([[str(p), r.text] for r, p in records] + [config.to_dict()]).encode()

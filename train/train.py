@@ -252,7 +252,13 @@ def train_and_evaluate(
             "pretraining runs in one process: start the run in one, then resume it in several"
         )
     shard = (parallel.process_index, parallel.process_count)
-    train_set = data.load_features(config.train_manifests, config.features, cache, shard=shard)
+    train_set = data.load_features(
+        config.train_manifests,
+        config.features,
+        cache,
+        shard=shard,
+        exclude_engines=config.heldout_engines,
+    )
     valid_sets = data.load_named(
         config.valid_manifests, config.features, cache, config.eval_utterances
     )

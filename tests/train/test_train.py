@@ -88,6 +88,30 @@ def test_batches_pad_mask_and_respect_the_frame_budget(manifest: Path, tmp_path:
     np.testing.assert_array_equal(again.frames, features.frames)
 
 
+def test_held_out_engines_never_reach_training(manifest: Path, tmp_path: Path) -> None:
+    voices = ["rhvoice/alan", "espeak/en-us+m3", "pico/en-US", "kokoro/en-us-3", "piper/joe", ""]
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    tagged = tmp_path / "voices.jsonl"
+    tagged.write_text(
+        "".join(
+            json.dumps({**r, "audio_filepath": str(manifest.parent / r["audio_filepath"]),
+                        "voice": v}) + "\n"
+            for r, v in zip(lines, voices, strict=True)
+        )
+    )  # fmt: skip
+    config = TrainConfig()
+    # Every run, the bundled model's included, leaves whole engine families unheard.
+    assert {"rhvoice", "pico", "piper"} <= set(config.heldout_engines)
+    kept = data.load_features(
+        [tagged], config.features, tmp_path, exclude_engines=config.heldout_engines
+    )
+    assert kept.voices == ["espeak/en-us+m3", "kokoro/en-us-3", ""]
+    assert kept.texts == [SENTENCES[1], SENTENCES[3], SENTENCES[5]]
+    assert len(data.load_features([tagged], config.features, tmp_path)) == len(SENTENCES)
+    with pytest.raises(ValueError, match="heldout_engines must name known engines"):
+        config.replace(heldout_engines=("rhvoices",))
+
+
 def test_ctc_feasibility_counts_repeats() -> None:
     assert data.ctc_feasible([1, 2, 3], 3)
     assert not data.ctc_feasible([1, 1, 2], 3)

@@ -8,6 +8,7 @@ from typing import Any
 
 from streamasr.features.mfcc import FeatureConfig
 from streamasr.model.config import ModelConfig
+from train.corpus.voices import ALL_ENGINES, HELDOUT_ENGINES, TRAINING_HELDOUT_ENGINES
 
 PRETRAINING = ("none", "autoencoder")  # the values of TrainConfig.pretrain
 
@@ -19,6 +20,9 @@ class TrainConfig:
     )  # encoder shape (3x256 LSTM, 4x subsampling)
     features: FeatureConfig = field(default_factory=FeatureConfig)  # 80 log-mel bands
     train_manifests: tuple[str, ...] = ("data/corpus/train.jsonl",)  # JSONL manifests to train on
+    # Engine families whose utterances training drops from those manifests: never heard, so
+    # their CER measures generalisation to an unheard engine (train/corpus/voices.py).
+    heldout_engines: tuple[str, ...] = tuple(sorted(HELDOUT_ENGINES | TRAINING_HELDOUT_ENGINES))
     valid_manifests: tuple[str, ...] = (  # evaluated every eval_every steps (greedy CER)
         "data/corpus/valid_heldout_voices.jsonl",
         "data/corpus/valid_seen_voices.jsonl",
@@ -78,6 +82,11 @@ class TrainConfig:
             f"must equal the features' dim ({self.features.dim})",
         )
         need(bool(self.train_manifests), "train_manifests", "must name at least one manifest")
+        need(
+            set(self.heldout_engines) <= set(ALL_ENGINES),
+            "heldout_engines",
+            f"must name known engines ({', '.join(ALL_ENGINES)})",
+        )
         need(self.batch_frames >= 1, "batch_frames", "must be positive")
         buckets = self.length_buckets
         need(
