@@ -22,7 +22,7 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import readable_audio
+from train.corpus.manifest import add_engines_argument, readable_audio
 from train.evaluate import transcribe_streaming
 
 
@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("model_b", help="model file B")
     p.add_argument("manifests", nargs="+", type=Path, help="JSONL manifests")
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    add_engines_argument(p)
     p.add_argument("--resamples", type=int, default=2000)
     args = p.parse_args(argv)
     try:
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     edits: list[list[int]] = [[], []]
     lengths: list[int] = []
     for manifest in args.manifests:
-        for record, audio in readable_audio(manifest, args.limit):
+        for record, audio in readable_audio(manifest, args.limit, engines=args.engines):
             lengths.append(len(record.text))
             for side, model in enumerate(models):
                 hyp = transcribe_streaming(model, audio.samples, audio.sample_rate, GREEDY)

@@ -14,7 +14,7 @@ import functools
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY, DecoderChoice
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import readable_audio, short_names
+from train.corpus.manifest import add_engines_argument, engine_of, readable_audio, short_names
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,13 @@ def pocketsphinx_transcriber() -> Callable[[np.ndarray, int], str]:
 
 
 def score(
-    manifest: Path, transcribe: Callable[[np.ndarray, int], str], limit: int | None
+    manifest: Path,
+    transcribe: Callable[[np.ndarray, int], str],
+    limit: int | None,
+    engines: Collection[str] | None = None,
 ) -> list[Scored]:
     out = []
-    for record, audio in readable_audio(manifest, limit):
+    for record, audio in readable_audio(manifest, limit, engines=engines):
         began = time.perf_counter()
         hyp = transcribe(audio.samples, audio.sample_rate)
         out.append(
@@ -92,11 +95,6 @@ PEERS: dict[str, Callable[[], Callable[[np.ndarray, int], str]]] = {
     "pocketsphinx": pocketsphinx_transcriber,
     "whisper": whisper_transcriber,
 }
-
-
-def engine_of(voice: str) -> str:
-    """ "kokoro/en-us:..." -> "kokoro"; real-speech sets name their source ("librivox")."""
-    return voice.split("/", 1)[0]
 
 
 def rates(rows: Sequence[Scored]) -> tuple[float, float]:
@@ -132,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default: the one --decoder names)",
     )
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
+    add_engines_argument(p)
     p.add_argument("--per-voice", action="store_true", help="break the figures down by voice")
     p.add_argument("--per-engine", action="store_true", help="break the figures down by engine")
     p.add_argument(
@@ -179,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for manifest in args.manifests:
         print(f"== {manifest}")
         for name, transcribe in systems.items():
-            rows = score(manifest, transcribe, args.limit)
+            rows = score(manifest, transcribe, args.limit, args.engines)
             report(name, rows, args.per_voice, args.per_engine)
             for r in rows[: args.show]:
                 print(f"    REF: {r.reference}\n    HYP: {r.hypothesis}")

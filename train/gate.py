@@ -32,11 +32,11 @@ import numpy as np
 from train.corpus.manifest import (
     Record,
     atomic_write_text,
+    engine_of,
     read_manifest,
     resolve_audio,
     write_manifest,
 )
-from train.evaluate import engine_of
 
 MAX_VOICE_WER = 0.35  # a voice read back worse than this is not speech to learn from
 MAX_UTTERANCE_WER = 0.5  # nor is one utterance read back worse than this

@@ -34,3 +34,26 @@ def test_short_names_keep_same_stems_apart() -> None:
         "neural/valid_heldout_voices",
         "dev_real",
     ]
+
+
+def test_readable_audio_keeps_only_the_engines_asked_for(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from train.corpus.manifest import readable_audio
+
+    voices = ["rhvoice/alan", "espeak/en-us+m3", "pico/en-GB", "rhvoice/slt", "dev_real"]
+    records = []
+    for i, voice in enumerate(voices):
+        sf.write(tmp_path / f"{i}.wav", np.zeros(160, np.float32), 16000)
+        records.append(Record(f"{i}.wav", 0.01, f"utterance {i}", voice))
+    path = tmp_path / "m.jsonl"
+    write_manifest(path, records)
+    picked = [r.voice for r, _ in readable_audio(path, engines={"rhvoice", "pico"})]
+    assert picked == ["rhvoice/alan", "pico/en-GB", "rhvoice/slt"]
+    # The limit counts the engines' utterances, not the manifest's first lines.
+    assert [r.voice for r, _ in readable_audio(path, 2, engines={"rhvoice"})] == [
+        "rhvoice/alan",
+        "rhvoice/slt",
+    ]
+    assert len(list(readable_audio(path))) == len(voices)

@@ -64,6 +64,15 @@ def test_eval_command_prints_per_voice_figures_and_the_summary_line(
     )
     assert missing.returncode == 2 and "no such manifest" in missing.stderr
 
+    one = subprocess.run(
+        [sys.executable, "-m", "train.evaluate", str(manifest), "--model", str(model),
+         "--per-voice", "--engines", "espeak1,pico"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.splitlines()[-1].endswith("N=1")
+    assert not any(line.strip().startswith("espeak0") for line in one.stdout.splitlines())
+
 
 @pytest.mark.slow  # espeak-ng, Whisper and PocketSphinx in a subprocess
 def test_models_decoders_and_peers_score_the_same_utterances(

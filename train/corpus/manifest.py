@@ -8,10 +8,11 @@ manifest's directory; `resolve_audio` turns it into a path. Files are written at
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -83,12 +84,35 @@ def resolve_audio(record: Record, manifest_path: Path) -> Path:
     return p if p.is_absolute() else manifest_path.parent / p
 
 
+def engine_of(voice: str) -> str:
+    """ "kokoro/en-us:..." -> "kokoro"; real-speech sets name their source ("librivox")."""
+    return voice.split("/", 1)[0]
+
+
+def add_engines_argument(p: argparse.ArgumentParser) -> None:
+    """``--engines rhvoice,pico``: score only utterances of these engines (for example the
+    engine families training holds out, from the seen- and held-out-voice splits)."""
+    p.add_argument(
+        "--engines",
+        type=lambda text: frozenset(e for e in text.split(",") if e),
+        metavar="ENGINE,...",
+        help="only utterances whose voice is of these engines (default: all)",
+    )
+
+
 def readable_audio(
-    manifest_path: Path, limit: int | None = None, who: str = "eval"
+    manifest_path: Path,
+    limit: int | None = None,
+    who: str = "eval",
+    engines: Collection[str] | None = None,
 ) -> Iterator[tuple[Record, Audio]]:
-    """The manifest's first ``limit`` records with their audio; an unreadable file is
-    reported on stderr (one line, naming it) and skipped, never a crash of the whole run."""
-    for record in read_manifest(manifest_path)[:limit]:
+    """The manifest's first ``limit`` records (of ``engines`` only, when given) with their
+    audio; an unreadable file is reported on stderr (one line, naming it) and skipped, never a
+    crash of the whole run."""
+    records = read_manifest(manifest_path)
+    if engines is not None:
+        records = [r for r in records if engine_of(r.voice) in engines]
+    for record in records[:limit]:
         try:
             audio = read_audio(resolve_audio(record, manifest_path))
         except AudioFileError as e:
