@@ -254,31 +254,6 @@ def test_partial_and_stable_prefix() -> None:
     assert d.partial().stable == ""
 
 
-def test_endpoint_after_speech_then_next_utterance_keeps_the_clock() -> None:
-    d = BeamDecoder(FRAME, EndpointConfig(silence_after_speech=0.2))
-    lp = posteriors("_yes" + "_" * 10 + "no__")
-    consumed, fired = d.advance(lp)
-    assert fired and consumed == 4 + 5
-    first = d.finalize(endpoint=True)
-    assert (first.text, first.segment, first.endpoint) == ("yes", 0, True)
-    consumed2, fired2 = d.advance(lp[consumed:])
-    assert consumed2 == lp.shape[0] - consumed and not fired2
-    second = d.finalize()
-    assert (second.text, second.segment, second.is_final) == ("no", 1, True)
-    assert second.words[0].start == pytest.approx(14 * FRAME)
-    assert d.frames == lp.shape[0]
-
-
-def test_endpoint_on_silence_without_speech_and_on_max_length() -> None:
-    d = BeamDecoder(FRAME, EndpointConfig(silence_no_speech=0.4))
-    consumed, fired = d.advance(posteriors("_" * 20))
-    assert fired and consumed == 10
-    assert d.finalize().text == ""
-    d = BeamDecoder(FRAME, EndpointConfig(max_utterance=0.4, silence_after_speech=10))
-    consumed, fired = d.advance(posteriors("abababababab"))
-    assert fired and consumed == 10
-
-
 def test_cost_per_frame_does_not_grow_with_the_stream() -> None:
     d = beam(BeamOptions(beam_size=4))
     lp = posteriors("_a_b|" * 200)

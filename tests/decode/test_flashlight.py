@@ -116,29 +116,6 @@ def test_word_times_and_confidence_come_from_emitting_frames(words_lm: str) -> N
     assert hi.conf == pytest.approx(0.9, abs=1e-5)
 
 
-def test_endpoint_after_speech_then_next_utterance_keeps_the_clock(words_lm: str) -> None:
-    d = flashlight(words_lm, EndpointConfig(silence_after_speech=0.2))
-    lp = posteriors("_yes" + "_" * 10 + "no__")
-    consumed, fired = d.advance(lp)
-    assert fired and consumed == 4 + 5
-    first = d.finalize(endpoint=True)
-    assert (first.text, first.segment, first.endpoint) == ("yes", 0, True)
-    consumed2, fired2 = d.advance(lp[consumed:])
-    assert consumed2 == lp.shape[0] - consumed and not fired2
-    second = d.finalize()
-    assert (second.text, second.segment, second.is_final) == ("no", 1, True)
-    assert second.words[0].start == pytest.approx(14 * FRAME)
-    assert d.frames == lp.shape[0]
-
-
-def test_endpoint_on_silence_without_speech(words_lm: str) -> None:
-    d = flashlight(words_lm, EndpointConfig(silence_no_speech=0.4))
-    consumed, fired = d.advance(posteriors("_" * 20))
-    assert fired and consumed == 10
-    final = d.finalize()
-    assert (final.text, final.words) == ("", ())
-
-
 def test_factory_rules(toy_lm: str) -> None:
     with pytest.raises(ValueError, match="phrase lists need the beam"):
         make_decoder("flashlight", FRAME, NO_ENDPOINT, lm_path=toy_lm, phrase_list=["the cat"])

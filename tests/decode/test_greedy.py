@@ -64,30 +64,6 @@ def test_partial_reports_a_stable_prefix_of_closed_words() -> None:
     assert not partial.is_final
 
 
-def test_endpoint_after_speech_then_next_utterance_keeps_the_clock() -> None:
-    d = GreedyDecoder(FRAME, EndpointConfig(silence_after_speech=0.2))
-    lp = posteriors("_yes" + "_" * 10 + "no__")
-    consumed, fired = d.advance(lp)
-    assert fired and consumed == 4 + 5  # 5 blank frames = 0.2 s after the last emission
-    first = d.finalize(endpoint=True)
-    assert (first.text, first.segment, first.endpoint) == ("yes", 0, True)
-    consumed2, fired2 = d.advance(lp[consumed:])
-    assert consumed2 == lp.shape[0] - consumed and not fired2
-    second = d.finalize()
-    assert (second.text, second.segment) == ("no", 1)
-    assert second.words[0].start == pytest.approx(14 * FRAME)
-
-
-def test_endpoint_on_long_silence_without_speech_and_on_max_length() -> None:
-    d = GreedyDecoder(FRAME, EndpointConfig(silence_no_speech=0.4))
-    consumed, fired = d.advance(posteriors("_" * 20))
-    assert fired and consumed == 10
-    assert d.finalize().text == ""
-    d = GreedyDecoder(FRAME, EndpointConfig(max_utterance=0.4, silence_after_speech=10))
-    consumed, fired = d.advance(posteriors("abababababab"))
-    assert fired and consumed == 10
-
-
 def test_rejects_wrong_shapes() -> None:
     with pytest.raises(ValueError, match="log-probs"):
         GreedyDecoder(FRAME).advance(np.zeros((3, 5), np.float32))
