@@ -381,3 +381,49 @@ def test_a_lone_stream_does_not_wait_for_the_gather_window(recognizer: Recognize
         assert time.monotonic() - t0 < 0.5  # every live stream had work: no wait
     with pytest.raises(ValueError, match="gather_seconds"):
         Batcher(recognizer, capacity=2, gather_seconds=-1)
+
+
+def test_a_rounds_replies_reach_a_scheduler_in_one_call(recognizer: Recognizer) -> None:
+    """Streams opened with ``call_soon`` (an event loop's call_soon_threadsafe) get their
+    replies through it: one call per round for all of them, in order, and off the worker
+    thread; a stream without it is still called on the worker thread."""
+    scheduled: list[int] = []  # replies per call
+    worker_threads: set[str] = set()
+    lock = threading.Lock()
+
+    def call_soon(fn: Any, batch: list[Any]) -> None:
+        with lock:
+            scheduled.append(len(batch))
+        fn(batch)  # a loop would run it later, on its own thread
+
+    class OnWorker(Collector):
+        def __call__(self, reply: Reply) -> None:
+            worker_threads.add(threading.current_thread().name)
+            super().__call__(reply)
+
+    audio = np.zeros(1600, np.float32)
+    with Batcher(recognizer, capacity=4, gather_seconds=0.5) as batcher:
+        outs = [Collector() for _ in range(3)]
+        streams = [batcher.open(16000, out, call_soon=call_soon) for out in outs]
+        direct = OnWorker()
+        streams.append(batcher.open(16000, direct))
+        for _ in range(2):
+            for stream in streams:
+                stream.push(audio)
+            assert batcher.wait_idle(30)
+    assert scheduled == [3, 3]  # two rounds, three streams' replies each
+    assert all([r.ticket for r in out.replies] == [0, 1] for out in outs)
+    assert [r.ticket for r in direct.replies] == [0, 1]
+    assert worker_threads and threading.current_thread().name not in worker_threads
+
+    def closed_loop(fn: Any, batch: list[Any]) -> None:
+        raise RuntimeError("Event loop is closed")
+
+    with Batcher(recognizer, capacity=2) as batcher:  # nobody listens: no crash, no hang
+        gone = batcher.open(16000, Collector(), call_soon=closed_loop)
+        gone.push(audio)
+        assert batcher.wait_idle(30)
+        alive = Collector()
+        batcher.open(16000, alive).push(audio)
+        assert batcher.wait_idle(30)
+        assert len(alive.replies) == 1
