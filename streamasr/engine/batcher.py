@@ -65,14 +65,6 @@ class _Work:
     error: str | None = None
 
 
-def _hand_over(replies: list[tuple[StreamHandle, Reply]]) -> None:
-    for stream, reply in replies:
-        try:
-            stream.on_reply(reply)
-        except Exception:  # a broken consumer must not stop the others
-            log.exception("reply callback of stream %d failed", stream.id)
-
-
 class Batcher:
     """Slots in one batched state; a worker thread steps every stream that has audio."""
 
@@ -179,14 +171,10 @@ class Batcher:
         restrict: bool = False,
         *,
         decoder: Decoder | None = None,
-        call_soon: Callable[..., object] | None = None,
     ) -> StreamHandle:
         """Take a slot for a new stream; raises CapacityError when none is free and
         ValueError for an unusable sample rate or phrase list. ``decoder``: one built
-        beforehand by ``make_decoder`` (then phrase_list and restrict are not used).
-        ``call_soon``: run ``on_reply`` through it (an event loop's
-        ``call_soon_threadsafe``) instead of on the worker thread; a round's replies for all
-        streams sharing it go in one call, so the loop wakes once per round, not per reply."""
+        beforehand by ``make_decoder`` (then phrase_list and restrict are not used)."""
         art = self.recognizer.artifact
         frontend = Frontend(art.features, art.stats, self.recognizer.frames_per_step, sample_rate)
         if decoder is None:
@@ -198,14 +186,7 @@ class Batcher:
                 raise CapacityError(f"all {self.capacity} recognizer slots are in use")
             slot = self._free.pop()
             handle = StreamHandle(
-                self,
-                slot,
-                frontend.resampler.in_rate,
-                on_reply,
-                next(self._ids),
-                frontend,
-                decoder,
-                call_soon,
+                self, slot, frontend.resampler.in_rate, on_reply, next(self._ids), frontend, decoder
             )
             self._live[handle.id] = handle
             return handle
@@ -282,21 +263,11 @@ class Batcher:
                 with self._cond:
                     for stream in self._live.values():
                         stream.broken = error
-            self._deliver(replies)
-
-    def _deliver(self, replies: list[tuple[StreamHandle, Reply]]) -> None:
-        """Each reply to its stream's callback: on this thread, or grouped by scheduler."""
-        scheduled: dict[Callable[..., object], list[tuple[StreamHandle, Reply]]] = {}
-        for stream, reply in replies:
-            if stream.call_soon is None:
-                _hand_over([(stream, reply)])
-            else:
-                scheduled.setdefault(stream.call_soon, []).append((stream, reply))
-        for call_soon, batch in scheduled.items():
-            try:
-                call_soon(_hand_over, batch)
-            except RuntimeError:  # its loop is closed: nobody is listening any more
-                log.debug("%d replies for a closed event loop dropped", len(batch))
+            for stream, reply in replies:
+                try:
+                    stream.on_reply(reply)
+                except Exception:  # a broken consumer must not stop the others
+                    log.exception("reply callback of stream %d failed", stream.id)
 
     def _gather(self) -> None:
         """With the lock held and work ready: wait until every live stream has work queued,

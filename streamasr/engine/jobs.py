@@ -75,9 +75,6 @@ class StreamHandle:
     id: int
     frontend: Frontend
     decoder: Decoder
-    # Where on_reply runs: None on the batcher's worker thread; else through this scheduler
-    # (an event loop's call_soon_threadsafe), once per round for all its streams' replies.
-    call_soon: Callable[..., object] | None = None
     jobs: collections.deque[Job] = field(default_factory=collections.deque)
     tickets: itertools.count[int] = field(default_factory=itertools.count)
     finishing: bool = False  # FINISH queued: no more jobs accepted

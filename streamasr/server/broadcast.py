@@ -63,7 +63,11 @@ class MicBroadcast:
             )
             self._do(self.session.receive_bytes(block.astype("<f4").tobytes()))
 
-    def _on_reply(self, reply: Reply) -> None:  # on the loop (Batcher.open's call_soon)
+    def _on_reply(self, reply: Reply) -> None:  # the worker thread
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._reply, reply)
+
+    def _reply(self, reply: Reply) -> None:
         self._do(self.session.on_reply(reply, time.monotonic()))
 
     def _do(self, actions: list[Action]) -> None:
@@ -71,10 +75,7 @@ class MicBroadcast:
             if isinstance(action, Send):
                 self.server.broadcast(action.text)
             elif isinstance(action, Open):
-                loop = asyncio.get_running_loop()  # _do runs on the loop
-                self.handle = self.batcher.open(
-                    action.sample_rate, self._on_reply, call_soon=loop.call_soon_threadsafe
-                )
+                self.handle = self.batcher.open(action.sample_rate, self._on_reply)
             elif self.handle is None:
                 continue
             elif isinstance(action, Audio):

@@ -73,8 +73,9 @@ class Connection:
         """A server-side end (drain, idle, session length): finals first, then the close."""
         self.queue.put_nowait(_End(code, reason))
 
-    def _on_reply(self, reply: Reply) -> None:  # on the loop (Batcher.open's call_soon)
-        self.queue.put_nowait(reply)
+    def _on_reply(self, reply: Reply) -> None:  # the worker thread
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, reply)
 
     async def run(self) -> None:
         limit = self.loop.call_later(
@@ -195,12 +196,7 @@ class Connection:
                 decoder = await asyncio.to_thread(
                     batcher.make_decoder, action.phrase_list, action.restrict
                 )
-            self.handle = batcher.open(
-                action.sample_rate,
-                self._on_reply,
-                decoder=decoder,
-                call_soon=self.loop.call_soon_threadsafe,
-            )
+            self.handle = batcher.open(action.sample_rate, self._on_reply, decoder=decoder)
         except ValueError as e:  # a phrase list the decoder cannot use
             await self._execute(self.session.error(CloseCode.INVALID_DATA, str(e)[:120]))
             raise StreamClosedError("refused") from None
