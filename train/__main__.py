@@ -12,6 +12,7 @@ import jax
 from streamasr.model import artifact
 from streamasr.model.config import CELLS, FRONTENDS
 from train.configs.default import PRETRAINING, TrainConfig, get_config
+from train.corpus.manifest import engine_list
 from train.data import FEATURE_CACHE
 from train.initial import load_start
 from train.parallel import join_processes
@@ -69,7 +70,7 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--heldout-engines",
-        type=lambda text: tuple(sorted(e for e in text.split(",") if e)),
+        type=engine_list,
         default=d.heldout_engines,
         metavar="ENGINE,...",
         help="engine families whose utterances training leaves out of its manifests "

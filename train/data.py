@@ -25,7 +25,7 @@ from streamasr.features import mfcc
 from streamasr.features.mfcc import FeatureConfig
 from streamasr.features.normalize import FeatureStats, StatsAccumulator
 from streamasr.vocab import encode
-from train.corpus.manifest import Record, read_manifest, resolve_audio, short_names
+from train.corpus.manifest import Record, engine_of, read_manifest, resolve_audio, short_names
 
 FEATURE_CACHE = "data/features"  # the command-line default; tests pass their own
 
@@ -91,7 +91,7 @@ def load_features(
         records += [
             (r, resolve_audio(r, path))
             for r in read_manifest(path)[:limit]
-            if r.voice.split("/", 1)[0] not in exclude_engines
+            if engine_of(r.voice) not in exclude_engines
         ]
     records = records[index::count]
     key = hashlib.sha256(

@@ -89,12 +89,17 @@ def engine_of(voice: str) -> str:
     return voice.split("/", 1)[0]
 
 
+def engine_list(text: str) -> tuple[str, ...]:
+    """A flag's "rhvoice,pico" -> ("pico", "rhvoice"); "" -> ()."""
+    return tuple(sorted({e for e in text.split(",") if e}))
+
+
 def add_engines_argument(p: argparse.ArgumentParser) -> None:
     """``--engines rhvoice,pico``: score only utterances of these engines (for example the
     engine families training holds out, from the seen- and held-out-voice splits)."""
     p.add_argument(
         "--engines",
-        type=lambda text: frozenset(e for e in text.split(",") if e),
+        type=engine_list,
         metavar="ENGINE,...",
         help="only utterances whose voice is of these engines (default: all)",
     )
