@@ -81,18 +81,16 @@ def load_features(
     ``shard=(i, n)``: only every n-th utterance from the i-th, the share of process i of n
     in a multi-process run (each process loads and featurises its own).
     ``exclude_engines``: utterances whose voice is of these engines ("rhvoice/alan" is
-    rhvoice's) are left out, before sharding and before the cache key."""
+    rhvoice's) are left out, before ``limit`` (as in ``readable_audio``), sharding and the
+    cache key."""
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
     records: list[tuple[Record, Path]] = []
     for m in manifests:
         path = Path(m)
-        records += [
-            (r, resolve_audio(r, path))
-            for r in read_manifest(path)[:limit]
-            if engine_of(r.voice) not in exclude_engines
-        ]
+        kept = [r for r in read_manifest(path) if engine_of(r.voice) not in exclude_engines]
+        records += [(r, resolve_audio(r, path)) for r in kept[:limit]]
     records = records[index::count]
     key = hashlib.sha256(
         json.dumps([[str(p), r.text] for r, p in records] + [config.to_dict()]).encode()

@@ -107,6 +107,11 @@ def test_held_out_engines_never_reach_training(manifest: Path, tmp_path: Path) -
     )
     assert kept.voices == ["espeak/en-us+m3", "kokoro/en-us-3", ""]
     assert kept.texts == [SENTENCES[1], SENTENCES[3], SENTENCES[5]]
+    # A limit counts the kept utterances, not the manifest's first lines.
+    first = data.load_features(
+        [tagged], config.features, tmp_path, limit=2, exclude_engines=config.heldout_engines
+    )
+    assert first.voices == ["espeak/en-us+m3", "kokoro/en-us-3"]
     assert len(data.load_features([tagged], config.features, tmp_path)) == len(SENTENCES)
     with pytest.raises(ValueError, match="heldout_engines must name known engines"):
         config.replace(heldout_engines=("rhvoices",))
