@@ -105,6 +105,13 @@ def model_file(peaky_artifact: ModelArtifact, tmp_path_factory: pytest.TempPathF
     return path
 
 
+@pytest.fixture
+def needs_espeak() -> None:
+    """Fails (never skips) where espeak-ng is missing: the test needs a real engine."""
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed: apt-get install espeak-ng (bin/test does)")
+
+
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     path = model_artifact.DEFAULT_MODEL_PATH

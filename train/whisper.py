@@ -26,6 +26,7 @@ import numpy as np
 
 from streamasr.constants import SAMPLE_RATE  # Whisper hears 16 kHz too, as resample() gives
 from train.corpus.normalize import try_normalize
+from train.corpus.spelling import spell_capitals
 
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 
@@ -108,6 +109,6 @@ def transcriber(threads: int = 1) -> Callable[[np.ndarray, int], str]:
             vad_filter=False,
         )
         text = " ".join(s.text for s in segments)
-        return try_normalize(text) or ""
+        return try_normalize(spell_capitals(text)) or ""
 
     return transcribe

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +24,6 @@ VOICES = [
 NUMBERS = ("one", "two", "three", "four", "five", "six", "seven")
 SENTENCES = [f"this is sentence number {w}" for w in NUMBERS]
 SENTENCES += ["a short test", "another small example here", "the end is near now"]
-
-
-@pytest.fixture
-def needs_espeak() -> None:
-    if shutil.which("espeak-ng") is None:
-        pytest.fail("espeak-ng is not installed: apt-get install espeak-ng (bin/test does)")
 
 
 def config(out: Path, **kw: object) -> CorpusConfig:

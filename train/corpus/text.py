@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from train.corpus.normalize import ABBREVIATIONS, try_normalize
+from train.corpus.spelling import with_spelled
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 FILLETS_SCRIPT_DIR = Path("/usr/share/games/fillets-ng/script")
@@ -31,6 +32,10 @@ _FORTUNE_SKIP = frozenset({"ascii-art"})
 # Share of each source in the mixed order (renormalised over the sources that yielded text);
 # the archaic Bible would otherwise dominate by sheer size.
 SOURCE_WEIGHTS: Mapping[str, float] = {"fortunes": 0.5, "bible": 0.35, "fillets": 0.15}
+# Share of sentences that spell letters (spelling.py), mixed in after the first SPELLED_AFTER
+# sentences so that every corpus's validation sentences (the first 300 + 300) stay as they were.
+SPELLED_SHARE = 0.05
+SPELLED_AFTER = 1000
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]*[A-Z0-9])")
 _CLAUSE_END = re.compile(r"(?<=[;:])\s+|\s+-+\s+")
@@ -182,14 +187,16 @@ def build_sentences(
     seed: int,
     sources: Mapping[str, Callable[[], Iterable[str]]] = SOURCES,
     exclude: Collection[str] = (),
+    spelled_share: float = SPELLED_SHARE,
 ) -> list[str]:
-    """All usable sentences of all installed sources, deduplicated, in a seeded mixed order."""
+    """All usable sentences of all installed sources, deduplicated, in a seeded mixed order,
+    with `spelled_share` of spelled-letter sentences mixed in after the first SPELLED_AFTER."""
     banned = frozenset(exclude)
     per_source = {
         name: [s for s in source_sentences(read()) if s not in banned]
         for name, read in sources.items()
     }
-    return mix(per_source, SOURCE_WEIGHTS, seed)
+    return with_spelled(mix(per_source, SOURCE_WEIGHTS, seed), seed, spelled_share, SPELLED_AFTER)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import soxr
 
 from streamasr.constants import SAMPLE_RATE as SAMPLE_RATE  # re-exported to synth
 from train.corpus import neural
+from train.corpus.spelling import spoken_form
 
 ESPEAK_DEFAULT_WPM = 175
 ESPEAK_DEFAULT_PITCH = 50
@@ -115,7 +116,9 @@ class Voice:
     def synthesize(
         self, text: str, prosody: Prosody = Prosody(), timeout: float = 60.0
     ) -> np.ndarray:
-        """Speak `text`; float32 mono at 16 kHz. Raises SynthesisError on any engine failure."""
+        """Speak the normalised `text` (letters said by name: spelling.spoken_form); float32
+        mono at 16 kHz. Raises SynthesisError on any engine failure."""
+        text = spoken_form(text)
         if self.engine in neural.SPEAKERS:
             try:
                 audio, rate = neural.SPEAKERS[self.engine](self.ident, text, prosody.rate)
