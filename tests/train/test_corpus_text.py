@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from train.corpus.short import short_phrase
 from train.corpus.text import (
+    GENERATED_AFTER,
     MAX_WORDS,
     MIN_WORDS,
     build_sentences,
     fillets_passages,
     fortune_passages,
+    mix_in,
     passage_sentences,
     split_sentences,
     text_stats,
@@ -85,3 +89,43 @@ def test_installed_fortunes_give_many_sentences() -> None:
         pytest.fail("fortunes is not installed (bin/test runs train/setup_tts.sh)")
     sentences = passage_sentences(" ".join(list(fortune_passages())[:300]))
     assert len(sentences) > 100
+
+
+def _numbered(n: int) -> list[str]:
+    return [f"sentence number {i} of the pool" for i in range(n)]
+
+
+def test_mix_in_keeps_the_first_sentences_and_adds_about_each_share() -> None:
+    sentences = _numbered(6000)
+    makers = [(0.1, lambda rng: "spelled"), (0.05, lambda rng: "short")]
+    out = mix_in(sentences, seed=3, keep_first=1000, makers=makers)
+    assert out[:1000] == sentences[:1000]
+    assert [s for s in out if s.startswith("sentence")] == sentences  # none lost or moved
+    tail = len(out) - 1000
+    assert 0.08 < out.count("spelled") / tail < 0.12
+    assert 0.035 < out.count("short") / tail < 0.065
+    assert out == mix_in(sentences, seed=3, keep_first=1000, makers=makers)
+    assert out != mix_in(sentences, seed=4, keep_first=1000, makers=makers)
+    assert mix_in(sentences, 3, 1000, [(0.0, lambda rng: "never")]) == sentences
+    with pytest.raises(ValueError, match="shares"):
+        mix_in(sentences, 3, 0, [(0.3, lambda rng: "x"), (0.3, lambda rng: "y")])
+
+
+def test_build_sentences_mixes_spelled_and_short_utterances_after_the_validation_text() -> None:
+    many = {"fortunes": lambda: [f"Fortune number {i} is a good one." for i in range(3000)]}
+    out = build_sentences(5, many, short_words=lambda: ["hello", "stop", "weather"])
+    packaged = build_sentences(5, many, spelled_share=0.0, short_share=0.0)
+    assert out[:GENERATED_AFTER] == packaged[:GENERATED_AFTER]
+    extra = [s for s in out if s not in set(packaged)]
+    assert any(all(len(t) == 1 for t in s.split()) for s in extra)  # spelled letters
+    assert any(s in {"hello", "stop", "weather"} for s in extra)  # a word said alone
+    assert len(extra) > 0.05 * (len(out) - GENERATED_AFTER)
+
+
+def test_short_phrases_are_one_to_three_listed_words() -> None:
+    rng = np.random.default_rng(1)
+    made = [short_phrase(rng, ["yes", "no", "stop"]) for _ in range(200)]
+    lengths = {len(m.split()) for m in made}
+    assert lengths == {1, 2, 3}
+    assert sum(len(m.split()) == 1 for m in made) > 90
+    assert {w for m in made for w in m.split()} == {"yes", "no", "stop"}

@@ -11,7 +11,6 @@ from train.corpus.spelling import (
     spell_capitals,
     spelled_sentence,
     spoken_form,
-    with_spelled,
 )
 from train.corpus.voices import Prosody, Voice
 
@@ -41,20 +40,6 @@ def test_spelled_sentences_are_normalised_labels() -> None:
     assert any(len(s) == 1 for s in made)  # lone letters
     assert any(" as in " in s for s in made)
     assert any(all(len(t) == 1 for t in s.split()) and len(s.split()) >= 2 for s in made)
-
-
-def test_with_spelled_keeps_the_first_sentences_and_adds_about_its_share() -> None:
-    sentences = [f"sentence number {i} of the pool" for i in range(4000)]
-    out = with_spelled(sentences, seed=3, share=0.1, keep_first=1000)
-    assert out[:1000] == sentences[:1000]
-    assert [s for s in out if s in set(sentences)] == sentences  # nothing lost or reordered
-    added = len(out) - len(sentences)
-    assert 0.07 < added / (len(out) - 1000) < 0.13
-    assert out == with_spelled(sentences, seed=3, share=0.1, keep_first=1000)
-    assert out != with_spelled(sentences, seed=4, share=0.1, keep_first=1000)
-    assert with_spelled(sentences, seed=3, share=0.0, keep_first=1000) == sentences
-    with pytest.raises(ValueError, match="share"):
-        with_spelled(sentences, seed=3, share=0.6, keep_first=0)
 
 
 def test_transcripts_keep_acronyms_as_letters() -> None:

@@ -109,23 +109,6 @@ def spelled_sentence(rng: np.random.Generator, words: Sequence[str]) -> str:
     return f"the letter {letter}"
 
 
-def with_spelled(sentences: Sequence[str], seed: int, share: float, keep_first: int) -> list[str]:
-    """`sentences` with spelled sentences mixed in at about `share` of the result, after the
-    first `keep_first` (the validation sentences of every split stay as they were).
-    Deterministic in `seed`; spelled sentences may repeat (there are only so many letters)."""
-    if not 0.0 <= share < 0.5:
-        raise ValueError(f"share must be in [0, 0.5), got {share}")
-    rng = np.random.default_rng([seed, 0x5BE11])
-    words = spellable_words(sentences)
-    out = list(sentences[:keep_first])
-    odds = share / (1.0 - share)  # spelled per packaged sentence
-    for sentence in sentences[keep_first:]:
-        out.append(sentence)
-        if rng.random() < odds:
-            out.append(spelled_sentence(rng, words))
-    return out
-
-
 _DOTTED_CAPITALS = re.compile(r"\b[A-Z](?:[.\-]\s?[A-Z]\b)+\.?")
 _CAPITALS = re.compile(r"\b[A-Z]{2,7}\b")
 _SAID_AS_WORDS = frozenset({"OK", "AM", "PM"})

@@ -3,7 +3,9 @@
 Why: TTS voices need many distinct, natural sentences; these packages hold ~60k of them under free
 licences and need no network. Each passage is split into sentences, long ones at clause
 boundaries, normalised to the model alphabet (normalize.py) and kept when 3-30 words long.
-Sentences are deduplicated and mixed in a seeded, deterministic order.
+Sentences are deduplicated and mixed in a seeded, deterministic order. After the first
+GENERATED_AFTER (the validation sentences), generated ones are mixed in: spelled letters
+(spelling.py) and words said alone (short.py), which the packaged text lacks.
 
 Kept out on purpose: WordNet example sentences and telephone-prompt style scripts, which the
 evaluation uses; `build_sentences(exclude=...)` drops any further sentences the caller names.
@@ -14,14 +16,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from train.corpus.normalize import ABBREVIATIONS, try_normalize
-from train.corpus.spelling import with_spelled
+from train.corpus.short import frequent_words, short_phrase
+from train.corpus.spelling import spellable_words, spelled_sentence
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 FILLETS_SCRIPT_DIR = Path("/usr/share/games/fillets-ng/script")
@@ -32,10 +35,12 @@ _FORTUNE_SKIP = frozenset({"ascii-art"})
 # Share of each source in the mixed order (renormalised over the sources that yielded text);
 # the archaic Bible would otherwise dominate by sheer size.
 SOURCE_WEIGHTS: Mapping[str, float] = {"fortunes": 0.5, "bible": 0.35, "fillets": 0.15}
-# Share of sentences that spell letters (spelling.py), mixed in after the first SPELLED_AFTER
-# sentences so that every corpus's validation sentences (the first 300 + 300) stay as they were.
+# Shares of generated sentences: spelled letters (spelling.py) and words said alone (short.py),
+# mixed in after the first GENERATED_AFTER sentences so that every corpus's validation
+# sentences (the first 300 + 300) stay what they were.
 SPELLED_SHARE = 0.05
-SPELLED_AFTER = 1000
+SHORT_SHARE = 0.05
+GENERATED_AFTER = 1000
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]*[A-Z0-9])")
 _CLAUSE_END = re.compile(r"(?<=[;:])\s+|\s+-+\s+")
@@ -188,15 +193,51 @@ def build_sentences(
     sources: Mapping[str, Callable[[], Iterable[str]]] = SOURCES,
     exclude: Collection[str] = (),
     spelled_share: float = SPELLED_SHARE,
+    short_share: float = SHORT_SHARE,
+    short_words: Callable[[], Sequence[str]] = frequent_words,
 ) -> list[str]:
-    """All usable sentences of all installed sources, deduplicated, in a seeded mixed order,
-    with `spelled_share` of spelled-letter sentences mixed in after the first SPELLED_AFTER."""
+    """All usable sentences of all installed sources, deduplicated, in a seeded mixed order;
+    after the first GENERATED_AFTER, `spelled_share` of spelled-letter sentences and
+    `short_share` of short phrases of `short_words` are mixed in."""
     banned = frozenset(exclude)
     per_source = {
         name: [s for s in source_sentences(read()) if s not in banned]
         for name, read in sources.items()
     }
-    return with_spelled(mix(per_source, SOURCE_WEIGHTS, seed), seed, spelled_share, SPELLED_AFTER)
+    packaged = mix(per_source, SOURCE_WEIGHTS, seed)
+    if len(packaged) <= GENERATED_AFTER:
+        return packaged  # nothing to mix into (and no word list to load)
+    frequent = short_words()
+    # Spelled words are words people spell today when the list is at hand (not "noadiah").
+    spellable = spellable_words(frequent) or spellable_words(packaged)
+    makers: list[tuple[float, Callable[[np.random.Generator], str]]] = [
+        (spelled_share, lambda rng: spelled_sentence(rng, spellable)),
+        (short_share if frequent else 0.0, lambda rng: short_phrase(rng, frequent)),
+    ]
+    return mix_in(packaged, seed, GENERATED_AFTER, makers)
+
+
+def mix_in(
+    sentences: Sequence[str],
+    seed: int,
+    keep_first: int,
+    makers: Sequence[tuple[float, Callable[[np.random.Generator], str]]],
+) -> list[str]:
+    """`sentences` with generated ones mixed in after the first `keep_first`: each
+    (share, maker) adds about `share` of the result. Deterministic in `seed`; generated
+    sentences may repeat (there are only so many letters)."""
+    total = sum(share for share, _ in makers)
+    if any(share < 0.0 for share, _ in makers) or total >= 0.5:
+        raise ValueError(f"shares must be >= 0 and sum below 0.5, got {[m[0] for m in makers]}")
+    rng = np.random.default_rng([seed, 0x5BE11])
+    odds = [share / (1.0 - total) for share, _ in makers]  # per packaged sentence
+    out = list(sentences[:keep_first])
+    for sentence in sentences[keep_first:]:
+        out.append(sentence)
+        for p, (_, make) in zip(odds, makers, strict=True):
+            if rng.random() < p:
+                out.append(make(rng))
+    return out
 
 
 @dataclass(frozen=True)
