@@ -107,10 +107,23 @@ def _deadline(args: argparse.Namespace) -> float:
     return time.monotonic() + args.seconds if args.seconds else float("inf")
 
 
-def _check_overflow(mic: Microphone, seen: int, display: Display) -> int:
-    if mic.ring.overflow > seen:
-        display.notice(f"lost {mic.ring.overflow - seen} samples: the recognizer fell behind")
-    return mic.ring.overflow
+class _LossNotices:
+    """Says once per new loss what the capture lost: samples the full ring dropped (the
+    recognizer fell behind) and input the sound device dropped before the callback ran."""
+
+    def __init__(self) -> None:
+        self.ring_seen = 0
+        self.device_seen = 0
+
+    def check(self, mic: Microphone, display: Display) -> None:
+        if mic.ring.overflow > self.ring_seen:
+            lost = mic.ring.overflow - self.ring_seen
+            display.notice(f"lost {lost} samples: the recognizer fell behind")
+            self.ring_seen = mic.ring.overflow
+        if mic.driver_overflows > self.device_seen:
+            times = mic.driver_overflows - self.device_seen
+            display.notice(f"the sound device dropped input {times} time(s): the machine is busy")
+            self.device_seen = mic.driver_overflows
 
 
 def _local(args: argparse.Namespace, display: Display) -> int:
@@ -120,7 +133,7 @@ def _local(args: argparse.Namespace, display: Display) -> int:
         return fail(PROG, str(e))
     stream = model.stream(SAMPLE_RATE, decoder=decoding)
     end = _deadline(args)
-    seen = 0
+    losses = _LossNotices()
     with Microphone(args.device) as mic:
         display.notice(LISTENING)
         try:
@@ -129,7 +142,7 @@ def _local(args: argparse.Namespace, display: Display) -> int:
                 if mic.ring.available < BLOCK_SAMPLES:
                     continue
                 samples = mic.ring.read()
-                seen = _check_overflow(mic, seen, display)
+                losses.check(mic, display)
                 display.audio(samples)
                 *finals, partial = stream.accept(samples)
                 for final in finals:
@@ -185,7 +198,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
         display.notice(LISTENING)
         loop.add_reader(mic.ring.fileno(), wake.set)
         end = _deadline(args)
-        seen = 0
+        losses = _LossNotices()
         streamed = 0
         try:
             while time.monotonic() < end and not receiver.done():
@@ -193,7 +206,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
                 mic.ring.clear_wakeups()
                 if mic.ring.available >= BLOCK_SAMPLES:
                     samples = mic.ring.read()
-                    seen = _check_overflow(mic, seen, display)
+                    losses.check(mic, display)
                     display.audio(samples)
                     await ws.send(samples.astype("<f4").tobytes())
                     streamed += samples.size
@@ -218,7 +231,10 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
         except ConnectionClosed:
             pass
         code, reason = await receiver
-    display.notice(f"streamed {streamed} samples, lost {mic.ring.overflow}")
+    display.notice(
+        f"streamed {streamed} samples, lost {mic.ring.overflow}, "
+        f"device overflows {mic.driver_overflows}"
+    )
     if code != 1000:
         return fail(PROG, f"the server closed the connection: {code} {reason}".strip())
     return 0

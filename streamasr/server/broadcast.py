@@ -4,7 +4,8 @@ to every client on the listen path.
 The capture callback writes into a ring; the event loop is woken by the ring's file
 descriptor (no polling), feeds ~100 ms blocks through a native-mode ``Session`` (the same
 protocol code that formats every client's results) into the batcher, and broadcasts what
-the session says. Ring overflows are counted in the metrics and announced to listeners.
+the session says. Ring overflows, and the input the sound device dropped before the capture
+callback ran, are counted in the metrics and announced to listeners.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class MicBroadcast:
         self.handle: StreamHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._overflow_seen = 0
+        self._device_overflows_seen = 0
         self._pending = np.zeros(0, np.float32)
         self.finished = asyncio.Event()
 
@@ -56,6 +58,11 @@ class MicBroadcast:
             self._overflow_seen = ring.overflow
             self.server.metrics.overflows.inc(lost)
             self.server.broadcast(json.dumps({"event": "overflow", "samples": lost}))
+        if self.mic.driver_overflows > self._device_overflows_seen:
+            times = self.mic.driver_overflows - self._device_overflows_seen
+            self._device_overflows_seen = self.mic.driver_overflows
+            self.server.metrics.device_overflows.inc(times)
+            self.server.broadcast(json.dumps({"event": "device_overflow", "count": times}))
         while self._pending.size >= MESSAGE_SAMPLES:
             block, self._pending = (
                 self._pending[:MESSAGE_SAMPLES],

@@ -67,6 +67,12 @@ class Metrics:
             "Microphone samples lost because the ring buffer was full",
             registry=r,
         )
+        self.device_overflows = Counter(
+            "streamasr_device_overflows",
+            "Times the sound device dropped microphone input before the capture callback ran "
+            "(PortAudio's input overflow; how many samples is not known)",
+            registry=r,
+        )
 
     def observe_step(self, stats: StepStats) -> None:
         self.step_seconds.observe(stats.seconds)

@@ -26,6 +26,7 @@ class RingOnlyMicrophone:
 
     def __init__(self, device: str | None = None) -> None:
         self.ring = Ring(RING)
+        self.driver_overflows = 0  # what the capture callback counts from PortAudio's flags
 
     def start(self) -> None:
         pass
@@ -38,7 +39,7 @@ class RingOnlyMicrophone:
 
 
 async def reply(ws: Any) -> dict[str, Any]:
-    """The next reply to a block of audio (a partial or a final) or overflow notice; the
+    """The next reply to a block of audio (a partial or a final) or loss notice; the
     endpoint and overload notices between them (the recognizer lagging behind real time, as
     it may on a loaded test machine) are passed over."""
     while True:
@@ -73,6 +74,13 @@ def test_listeners_hear_the_microphone_and_its_overflows(
                 assert overflow == {"event": "overflow", "samples": RING}
                 rest = [await reply(a) for _ in range(4)]  # what the ring kept
                 assert all(map(is_reply, rest)), rest
+                mic.mic.driver_overflows = 2  # the device dropped input twice
+                mic.mic.ring.write(noise[:BLOCK_SAMPLES])
+                # Announced when the next audio is read, after what earlier audio still owed.
+                before = [await reply(a)]
+                while is_reply(before[-1]) and len(before) < 10:
+                    before.append(await reply(a))
+                assert before[-1] == {"event": "device_overflow", "count": 2}, before
                 await mic.stop()
                 last = await reply(a)
                 while not (last.get("is_final") and last["endpoint"] is False):
@@ -80,6 +88,7 @@ def test_listeners_hear_the_microphone_and_its_overflows(
                 assert "text" in last
             metrics = (await _metrics(server.port))[1]
             assert f"streamasr_overflow_samples_total {float(RING)}" in metrics
+            assert "streamasr_device_overflows_total 2.0" in metrics
 
     run(go)
     assert batcher.wait_idle(10)
