@@ -18,6 +18,12 @@ from streamasr.audio.ring import FloatArray, Ring
 from streamasr.constants import SAMPLE_RATE
 
 BLOCK_SECONDS = 0.01  # one callback per 10 ms: low latency, regular wake-ups
+# The device buffer PortAudio asks for. Its "low" setting gave a 20 ms buffer through
+# PulseAudio here: a callback held up that long (the GIL, a busy core) and the device drops
+# input, which PortAudio only flags. A tenth of a second (90 ms granted) rides out such
+# stalls; its callbacks come in bursts, at most 44 ms apart (p95 30 ms; "low": 20 ms), well
+# inside the 100 ms blocks that the recognizer is fed.
+DEVICE_BUFFER_SECONDS = 0.1
 RING_SECONDS = 5.0  # how far the consumer may fall behind before samples are lost
 
 
@@ -70,7 +76,7 @@ class Microphone:
                 device=self.device,
                 channels=1,
                 dtype="float32",
-                latency="low",
+                latency=DEVICE_BUFFER_SECONDS,
                 callback=self._callback,
             )
             self._stream.start()

@@ -10,7 +10,8 @@ SPOKEN = "the weather is nice today"
 MAX_CER = 0.3
 
 
-def assert_heard(text: str, spoken: str = SPOKEN) -> None:
-    """The recognized text is the spoken sentence, up to MAX_CER character errors."""
+def assert_heard(text: str, spoken: str = SPOKEN, context: str = "") -> None:
+    """The recognized text is the spoken sentence, up to MAX_CER character errors; `context`
+    (what led to the text) goes into the failure message."""
     cer = jiwer.cer(spoken, text.strip()) if text.strip() else 1.0
-    assert cer <= MAX_CER, f"heard {text!r} for {spoken!r}: CER {cer:.0%}"
+    assert cer <= MAX_CER, f"heard {text!r} for {spoken!r}: CER {cer:.0%}{context}"
