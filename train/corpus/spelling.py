@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-# What every engine reads as the letter's name (checked by ear through Whisper: docs/training.md).
+# Names written as words every engine reads as the letter (spot-checked: one voice per engine,
+# read back by Whisper, which wrote most runs as letters).
 LETTER_NAMES = {
     "a": "ay",
     "b": "bee",
