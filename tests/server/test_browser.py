@@ -162,7 +162,11 @@ def test_page_shows_the_transcript(trained_model: Path, tmp_path: Path, speak: A
     data, rate = sf.read(speak(SPOKEN), dtype="float32")
     wav = tmp_path / "mic.wav"
     sf.write(wav, np.concatenate([data, np.zeros(rate * 2, np.float32)]), rate)
-    # Chromium loops the file: every final is one utterance of the sentence.
-    state = asyncio.run(browse(load(trained_model), wav, tmp_path, lambda s: s.get("finals")))
-    assert state.get("finals"), state
-    assert_heard(state["finals"][0])
+    # Chromium loops the file from getUserMedia on, but the page hears it only once its
+    # worklet is connected, after the websocket opens: the first final can start mid-sentence
+    # ("a wether is ..." from both the old and new models). The second is a whole loop.
+    state = asyncio.run(
+        browse(load(trained_model), wav, tmp_path, lambda s: len(s.get("finals") or []) >= 2)
+    )
+    assert len(state.get("finals") or []) >= 2, state
+    assert_heard(state["finals"][1], context=f" (first final {state['finals'][0]!r})")
