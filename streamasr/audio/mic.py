@@ -10,6 +10,7 @@ so the sound server must already be reachable then.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,15 @@ BLOCK_SECONDS = 0.01  # one callback per 10 ms: low latency, regular wake-ups
 # inside the 100 ms blocks that the recognizer is fed.
 DEVICE_BUFFER_SECONDS = 0.1
 RING_SECONDS = 5.0  # how far the consumer may fall behind before samples are lost
+
+
+@dataclass(frozen=True)
+class Losses:
+    """What a capture lost since the last look: samples the full ring dropped (the consumer
+    fell behind) and times the sound device dropped input before the callback ran."""
+
+    ring_samples: int
+    device_overflows: int
 
 
 class MicError(RuntimeError):
@@ -59,12 +69,22 @@ class Microphone:
         self.ring = Ring(int(sample_rate * ring_seconds))
         self.driver_overflows = 0  # PortAudio's input_overflow flags
         self._stream: Any = None
+        self._reported = Losses(0, 0)
 
     def _callback(self, indata: FloatArray, frames: int, time: Any, status: Any) -> None:
         # The audio thread: copy and count, nothing else.
         if status and status.input_overflow:
             self.driver_overflows += 1
         self.ring.write(indata[:, 0])
+
+    def new_losses(self) -> Losses:
+        """The losses since the previous call (every consumer that reports them calls this
+        from one thread, so each loss is reported once)."""
+        now = Losses(self.ring.overflow, self.driver_overflows)
+        seen, self._reported = self._reported, now
+        return Losses(
+            now.ring_samples - seen.ring_samples, now.device_overflows - seen.device_overflows
+        )
 
     def start(self) -> Microphone:
         import sounddevice as sd

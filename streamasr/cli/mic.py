@@ -107,23 +107,15 @@ def _deadline(args: argparse.Namespace) -> float:
     return time.monotonic() + args.seconds if args.seconds else float("inf")
 
 
-class _LossNotices:
-    """Says once per new loss what the capture lost: samples the full ring dropped (the
-    recognizer fell behind) and input the sound device dropped before the callback ran."""
-
-    def __init__(self) -> None:
-        self.ring_seen = 0
-        self.device_seen = 0
-
-    def check(self, mic: Microphone, display: Display) -> None:
-        if mic.ring.overflow > self.ring_seen:
-            lost = mic.ring.overflow - self.ring_seen
-            display.notice(f"lost {lost} samples: the recognizer fell behind")
-            self.ring_seen = mic.ring.overflow
-        if mic.driver_overflows > self.device_seen:
-            times = mic.driver_overflows - self.device_seen
-            display.notice(f"the sound device dropped input {times} time(s): the machine is busy")
-            self.device_seen = mic.driver_overflows
+def _say_losses(mic: Microphone, display: Display) -> None:
+    """A notice for each new loss of the capture (``Microphone.new_losses``)."""
+    lost = mic.new_losses()
+    if lost.ring_samples:
+        display.notice(f"lost {lost.ring_samples} samples: the recognizer fell behind")
+    if lost.device_overflows:
+        display.notice(
+            f"the sound device dropped input {lost.device_overflows} time(s): the machine is busy"
+        )
 
 
 def _local(args: argparse.Namespace, display: Display) -> int:
@@ -133,7 +125,6 @@ def _local(args: argparse.Namespace, display: Display) -> int:
         return fail(PROG, str(e))
     stream = model.stream(SAMPLE_RATE, decoder=decoding)
     end = _deadline(args)
-    losses = _LossNotices()
     with Microphone(args.device) as mic:
         display.notice(LISTENING)
         try:
@@ -142,7 +133,7 @@ def _local(args: argparse.Namespace, display: Display) -> int:
                 if mic.ring.available < BLOCK_SAMPLES:
                     continue
                 samples = mic.ring.read()
-                losses.check(mic, display)
+                _say_losses(mic, display)
                 display.audio(samples)
                 *finals, partial = stream.accept(samples)
                 for final in finals:
@@ -198,7 +189,6 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
         display.notice(LISTENING)
         loop.add_reader(mic.ring.fileno(), wake.set)
         end = _deadline(args)
-        losses = _LossNotices()
         streamed = 0
         try:
             while time.monotonic() < end and not receiver.done():
@@ -206,7 +196,7 @@ async def _remote(args: argparse.Namespace, display: Display) -> int:
                 mic.ring.clear_wakeups()
                 if mic.ring.available >= BLOCK_SAMPLES:
                     samples = mic.ring.read()
-                    losses.check(mic, display)
+                    _say_losses(mic, display)
                     display.audio(samples)
                     await ws.send(samples.astype("<f4").tobytes())
                     streamed += samples.size

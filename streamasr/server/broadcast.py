@@ -38,8 +38,6 @@ class MicBroadcast:
         )
         self.handle: StreamHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._overflow_seen = 0
-        self._device_overflows_seen = 0
         self._pending = np.zeros(0, np.float32)
         self.finished = asyncio.Event()
 
@@ -53,16 +51,15 @@ class MicBroadcast:
         ring = self.mic.ring
         ring.clear_wakeups()
         self._pending = np.concatenate([self._pending, ring.read()])
-        if ring.overflow > self._overflow_seen:
-            lost = ring.overflow - self._overflow_seen
-            self._overflow_seen = ring.overflow
-            self.server.metrics.overflows.inc(lost)
-            self.server.broadcast(json.dumps({"event": "overflow", "samples": lost}))
-        if self.mic.driver_overflows > self._device_overflows_seen:
-            times = self.mic.driver_overflows - self._device_overflows_seen
-            self._device_overflows_seen = self.mic.driver_overflows
-            self.server.metrics.device_overflows.inc(times)
-            self.server.broadcast(json.dumps({"event": "device_overflow", "count": times}))
+        lost = self.mic.new_losses()
+        if lost.ring_samples:
+            self.server.metrics.overflows.inc(lost.ring_samples)
+            self.server.broadcast(json.dumps({"event": "overflow", "samples": lost.ring_samples}))
+        if lost.device_overflows:
+            self.server.metrics.device_overflows.inc(lost.device_overflows)
+            self.server.broadcast(
+                json.dumps({"event": "device_overflow", "count": lost.device_overflows})
+            )
         while self._pending.size >= MESSAGE_SAMPLES:
             block, self._pending = (
                 self._pending[:MESSAGE_SAMPLES],

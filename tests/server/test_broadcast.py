@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
-from streamasr.audio.ring import Ring
-from streamasr.constants import BLOCK_SAMPLES
+from streamasr.audio.mic import Microphone
+from streamasr.constants import BLOCK_SAMPLES, SAMPLE_RATE
 from streamasr.engine.batcher import Batcher
 from streamasr.server import broadcast
 from streamasr.server.broadcast import MicBroadcast
@@ -21,21 +21,18 @@ from tests.server.loopback import get, run, running
 RING = 4 * BLOCK_SAMPLES
 
 
-class RingOnlyMicrophone:
-    """The Microphone's face without a sound card: its ring is written by the test."""
+class RingOnlyMicrophone(Microphone):
+    """The Microphone without a sound card: its ring is written by the test."""
 
     def __init__(self, device: str | None = None) -> None:
-        self.ring = Ring(RING)
-        self.driver_overflows = 0  # what the capture callback counts from PortAudio's flags
+        super().__init__(device, ring_seconds=RING / SAMPLE_RATE)
+        assert self.ring.capacity == RING
 
-    def start(self) -> None:
-        pass
+    def start(self) -> RingOnlyMicrophone:
+        return self
 
     def stop(self) -> None:
         pass
-
-    def close(self) -> None:
-        self.ring.close()
 
 
 async def reply(ws: Any) -> dict[str, Any]:
