@@ -2,7 +2,7 @@
 training run can list it again and give them more weight.
 
 Why: words said alone and spelled letters are a small share of the corpus text (about 12% of
-its utterances with their augmented copies, under 1% of its audio, since they are short), and
+its utterances with their augmented copies, 4% of its audio, since they are short), and
 a model that saw each lone letter a few times still reads "m" as "av". Listing a manifest
 twice is how a run weighs a corpus (`bin/train`); this gives the same lever for these
 utterances without a second corpus.
@@ -14,9 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from train.corpus.manifest import Record, read_manifest, write_manifest
+from train.corpus.manifest import Record, read_manifest, total_hours, write_manifest
+from train.corpus.short import WORD_COUNT_WEIGHTS
 
-MAX_SHORT_WORDS = 3  # short.py's phrases have one to three words
+MAX_SHORT_WORDS = len(WORD_COUNT_WEIGHTS)  # as long as short.py's longest phrases
 
 
 def is_short_or_spelled(text: str, max_words: int = MAX_SHORT_WORDS) -> bool:
@@ -46,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     records = read_manifest(args.manifest)
     chosen = short_or_spelled(records, args.max_words)
     write_manifest(args.out, chosen)
-    hours = sum(r.duration for r in chosen) / 3600
-    print(f"{args.out}: {len(chosen)} of {len(records)} utterances, {hours:.2f} h", file=sys.stderr)
+    print(
+        f"{args.out}: {len(chosen)} of {len(records)} utterances, {total_hours(chosen):.2f} h",
+        file=sys.stderr,
+    )
     return 0
 
 
