@@ -8,9 +8,11 @@ chunks gives the same results as one pass. What differs from ``beam.BeamDecoder`
 
 - only lexicon words are recognised (flashlight's trie; no character fallback for unknown
   words), and there are no phrase lists: a session with one gets the Python beam search;
-- partials are the words the best hypothesis has completed (flashlight reports a word when
-  its last letter is reached; a word being spelled is not shown), and the stable prefix is
-  empty: flashlight does not say which words every live hypothesis shares;
+- words end at a space, as in the Python beam: each lexicon spelling ends with the space,
+  and ``finalize`` feeds one frame that is surely a space so the last word can end;
+- partials are the best live hypothesis's completed words and the letters of the word it is
+  spelling, and the stable prefix is empty: flashlight does not say which words every live
+  hypothesis shares;
 - the n best come from flashlight's final hypotheses, one per distinct text, each with its
   share of their probability.
 
@@ -39,6 +41,10 @@ PACKAGE = "flashlight-text"  # the PyPI package this decoder needs
 SPACE = SYMBOLS.index(" ")
 UNK = "<unk>"
 _LN10 = math.log(10.0)  # KenLM scores are log10; the Python beam's options are natural logs
+# A frame whose only possible symbol is the space (finite, so flashlight's sums stay finite).
+_CLOSING_SPACE = np.full((1, len(SYMBOLS)), -1e5, np.float32)
+_CLOSING_SPACE[0, SPACE] = 0.0
+_SILENT = (BLANK, SPACE)
 
 
 def available() -> bool:
@@ -110,7 +116,10 @@ def load_search(lm_path: str, lexicon: Lexicon) -> Search:
     trie = fl.Trie(len(SYMBOLS), SPACE)
     start = lm.start(False)
     for i, word in enumerate(spelled):
-        trie.insert([index[c] for c in word], i, lm.score(start, i)[1])
+        # Spelled with the space that ends it: flashlight completes a word at the last token
+        # of its spelling, and without the space any run of letters could be cut into lexicon
+        # words for free (each earning the word bonus: "car" came out "c a r").
+        trie.insert([*(index[c] for c in word), SPACE], i, lm.score(start, i)[1])
     trie.smear(fl.SmearingMode.MAX)
     return Search(words, lm, trie, len(spelled))
 
@@ -153,9 +162,16 @@ class FlashlightDecoder(SegmentedDecoder):
 
     @property
     def decoded_anything(self) -> bool:
-        if not self._decoded:
-            self._decoded = any(w >= 0 for w in self._decoder.get_best_hypothesis().words)
+        if not self._decoded:  # a letter on the best live path, as the Python beam counts
+            best = self._best_live()
+            self._decoded = best is not None and any(t not in _SILENT for t in best.tokens)
         return self._decoded
+
+    def _best_live(self) -> Any:
+        """The best live hypothesis, whole (get_best_hypothesis stops at its last completed
+        word); None before the first frame."""
+        live = self._decoder.get_all_final_hypothesis()
+        return max(live, key=lambda h: h.score) if live else None
 
     def advance(
         self, log_probs: npt.NDArray[np.float32], best: Best | None = None
@@ -177,39 +193,46 @@ class FlashlightDecoder(SegmentedDecoder):
 
     # ---- results ----------------------------------------------------------------------
 
-    def _words(self, tokens: list[int], word_ids: list[int]) -> tuple[Word, ...]:
-        """Words with times and confidences from one hypothesis's path: ``tokens[j]`` and
-        ``word_ids[j]`` belong to utterance frame j - 1 (flashlight starts with a silence)."""
+    def _words(self, tokens: list[int], word_ids: list[int]) -> tuple[tuple[Word, ...], str]:
+        """Words with times and confidences from one hypothesis's path, and the spelling of
+        the word it is in the middle of (``""`` if none). ``tokens[j]`` and ``word_ids[j]``
+        belong to utterance frame j - 1 (flashlight starts with a silence)."""
         out: list[Word] = []
         letters: list[tuple[int, int]] = []  # (frame, symbol) of the word being spelled
         previous = SPACE
         for j, (symbol, word_id) in enumerate(zip(tokens, word_ids, strict=True)):
             frame = j - 1
-            if symbol == SPACE:
-                letters = []
-            elif symbol != BLANK and symbol != previous and 0 <= frame < len(self._probs):
+            if symbol not in (*_SILENT, previous) and 0 <= frame < len(self._probs):
                 letters.append((frame, symbol))
             previous = symbol
-            if word_id >= 0 and letters:
+            if word_id >= 0 and letters:  # a word is reported at the space that ends it
                 text = self._search.words.get_entry(word_id)
                 start = (self._first_frame + letters[0][0]) * self.frame_seconds
                 end = (self._first_frame + letters[-1][0] + 1) * self.frame_seconds
                 conf = float(sum(self._probs[f][s] for f, s in letters)) / len(letters)
                 out.append(Word(text, start, end, conf))
                 letters = []
-        return tuple(out)
+            elif symbol == SPACE:
+                letters = []
+        return tuple(out), "".join(SYMBOLS[s] for _, s in letters)
 
     def partial(self) -> Hypothesis:
-        """The words the best hypothesis has completed; nothing is marked stable."""
-        best = self._decoder.get_best_hypothesis()
-        words = self._words(list(best.tokens), list(best.words))
-        return Hypothesis(
-            text=" ".join(w.word for w in words), words=words, segment=self.segment, stable=""
-        )
+        """The best hypothesis: its completed words, then the letters of the word it is
+        spelling (a lexicon prefix, in ``text`` only, as the Python beam shows it); nothing
+        is marked stable."""
+        best = self._best_live()
+        if best is None:
+            return Hypothesis(text="", words=(), segment=self.segment, stable="")
+        words, spelling = self._words(list(best.tokens), list(best.words))
+        text = " ".join([*(w.word for w in words), *([spelling] if spelling else [])])
+        return Hypothesis(text=text, words=words, segment=self.segment, stable="")
 
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
         """Close the utterance, return its final hypothesis (with the n best as its
         ``alternatives``), and start the next one."""
+        # The utterance's last word has no space after it: one frame that is surely a space
+        # completes it (hypotheses inside a word that cannot end here drop out).
+        self._decoder.decode_step(_CLOSING_SPACE.ctypes.data, 1, _CLOSING_SPACE.shape[1])
         self._decoder.decode_end()
         ranked = self._nbest(self.options.beam_size)
         words = ranked[0].words if ranked else ()
@@ -220,7 +243,7 @@ class FlashlightDecoder(SegmentedDecoder):
     def _nbest(self, n: int) -> list[Alternative]:
         best: dict[tuple[str, ...], tuple[float, tuple[Word, ...]]] = {}
         for result in self._decoder.get_all_final_hypothesis():
-            words = self._words(list(result.tokens), list(result.words))
+            words, _ = self._words(list(result.tokens), list(result.words))
             key = tuple(w.word for w in words)
             if key not in best or result.score > best[key][0]:
                 best[key] = (result.score, words)

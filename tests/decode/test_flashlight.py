@@ -37,6 +37,29 @@ ngram 2=1
 """
 
 
+# Single letters are words too (spelled names, "a", "i"), as in the bundled lexicon.
+LETTERS_ARPA = """\\data\\
+ngram 1=9
+ngram 2=1
+
+\\1-grams:
+-0.8\t<s>
+-0.9\t</s>
+-1.0\tc
+-1.0\ta
+-1.0\tr
+-1.0\tt
+-1.5\tcar
+-1.5\tcat
+-3.0\t<unk>
+
+\\2-grams:
+-0.5\tcar cat
+
+\\end\\
+"""
+
+
 @pytest.fixture
 def toy_lm(tmp_path: Path) -> str:
     import flashlight.lib.text.decoder  # noqa: F401  (pinned: a missing package is a failure)
@@ -104,6 +127,21 @@ def test_chunking_with_endpoints_equals_one_pass(toy_lm: str, chunk: int) -> Non
     whole = finals(lp.shape[0])
     assert len(whole) >= 2 and whole[0].endpoint and whole[0].text == "the cat sat"
     assert finals(chunk) == whole
+
+
+def test_words_end_at_spaces_not_wherever_the_lexicon_allows(tmp_path: Path) -> None:
+    """A word spelled without a space in it is one word: its letters are lexicon words as
+    well, and cutting it into them would earn the word bonus three times ("c a r")."""
+    path = tmp_path / "letters.arpa"
+    path.write_text(LETTERS_ARPA)
+    d = flashlight(str(path))
+    d.advance(posteriors("__c_a_r__"))
+    assert d.partial().text == "car"  # the word being spelled shows, as in the beam
+    assert [w.word for w in d.finalize().words] == ["car"]
+    d.advance(posteriors("__c_a_t__|__c_a_r__"))
+    assert d.finalize().text == "cat car"
+    d.advance(posteriors("__c__|__a__|__t__"))
+    assert d.finalize().text == "c a t"  # spaces do make letters words
 
 
 def test_word_times_and_confidence_come_from_emitting_frames(words_lm: str) -> None:
