@@ -11,8 +11,7 @@ chunks gives the same results as one pass. What differs from ``beam.BeamDecoder`
 - words end at a space, as in the Python beam: each lexicon spelling ends with the space,
   and ``finalize`` feeds one frame that is surely a space so the last word can end;
 - partials are the best live hypothesis's completed words and the letters of the word it is
-  spelling, and the stable prefix is empty: flashlight does not say which words every live
-  hypothesis shares;
+  spelling; the stable prefix is the completed words every live hypothesis shares;
 - the n best come from flashlight's final hypotheses, one per distinct text, each with its
   share of their probability.
 
@@ -34,6 +33,7 @@ import numpy.typing as npt
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.hypothesis import Alternative, Hypothesis, Word
 from streamasr.decode.lexicon import Lexicon
+from streamasr.decode.prefix import common_words
 from streamasr.decode.segmenter import Best, SegmentedDecoder, check_log_probs
 from streamasr.vocab import BLANK, SYMBOLS
 
@@ -167,11 +167,14 @@ class FlashlightDecoder(SegmentedDecoder):
             self._decoded = best is not None and any(t not in _SILENT for t in best.tokens)
         return self._decoded
 
+    def _live(self) -> list[Any]:
+        """The live hypotheses, whole (get_best_hypothesis stops at the best one's last
+        completed word), best first; none before the first frame."""
+        return sorted(self._decoder.get_all_final_hypothesis(), key=lambda h: -h.score)
+
     def _best_live(self) -> Any:
-        """The best live hypothesis, whole (get_best_hypothesis stops at its last completed
-        word); None before the first frame."""
-        live = self._decoder.get_all_final_hypothesis()
-        return max(live, key=lambda h: h.score) if live else None
+        live = self._live()
+        return live[0] if live else None
 
     def advance(
         self, log_probs: npt.NDArray[np.float32], best: Best | None = None
@@ -218,14 +221,16 @@ class FlashlightDecoder(SegmentedDecoder):
 
     def partial(self) -> Hypothesis:
         """The best hypothesis: its completed words, then the letters of the word it is
-        spelling (a lexicon prefix, in ``text`` only, as the Python beam shows it); nothing
-        is marked stable."""
-        best = self._best_live()
-        if best is None:
+        spelling (a lexicon prefix, in ``text`` only, as the Python beam shows it);
+        ``stable`` is the completed words every live hypothesis shares."""
+        live = self._live()
+        if not live:
             return Hypothesis(text="", words=(), segment=self.segment, stable="")
-        words, spelling = self._words(list(best.tokens), list(best.words))
+        words, spelling = self._words(list(live[0].tokens), list(live[0].words))
         text = " ".join([*(w.word for w in words), *([spelling] if spelling else [])])
-        return Hypothesis(text=text, words=words, segment=self.segment, stable="")
+        entry = self._search.words.get_entry
+        stable = " ".join(common_words([entry(w) for w in h.words if w >= 0] for h in live))
+        return Hypothesis(text=text, words=words, segment=self.segment, stable=stable)
 
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
         """Close the utterance, return its final hypothesis (with the n best as its

@@ -144,6 +144,17 @@ def test_words_end_at_spaces_not_wherever_the_lexicon_allows(tmp_path: Path) -> 
     assert d.finalize().text == "c a t"  # spaces do make letters words
 
 
+def test_partial_and_stable_prefix(words_lm: str) -> None:
+    d = flashlight(words_lm)
+    d.advance(posteriors("_ok_|_no", confidence=0.9999))  # no other spelling stays alive
+    p = d.partial()
+    assert (p.text, p.stable, p.is_final) == ("ok no", "ok", False)
+    # While the hypotheses disagree on the first word, nothing is stable.
+    d = flashlight(words_lm)
+    d.advance(posteriors("_", {"y": 0.5, "n": 0.45}, "_", {"e": 0.5, "o": 0.45}, "_s_|_o"))
+    assert d.partial().stable == ""
+
+
 def test_word_times_and_confidence_come_from_emitting_frames(words_lm: str) -> None:
     d = flashlight(words_lm)
     d.advance(posteriors("__hi_|__ok__"))
