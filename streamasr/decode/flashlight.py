@@ -167,14 +167,10 @@ class FlashlightDecoder(SegmentedDecoder):
             self._decoded = best is not None and any(t not in _SILENT for t in best.tokens)
         return self._decoded
 
-    def _live(self) -> list[Any]:
-        """The live hypotheses, whole (get_best_hypothesis stops at the best one's last
-        completed word), best first; none before the first frame."""
-        return sorted(self._decoder.get_all_final_hypothesis(), key=lambda h: -h.score)
-
     def _best_live(self) -> Any:
-        live = self._live()
-        return live[0] if live else None
+        """The best live hypothesis, whole (get_best_hypothesis stops at its last completed
+        word); None before the first frame."""
+        return _best(self._decoder.get_all_final_hypothesis())
 
     def advance(
         self, log_probs: npt.NDArray[np.float32], best: Best | None = None
@@ -223,10 +219,11 @@ class FlashlightDecoder(SegmentedDecoder):
         """The best hypothesis: its completed words, then the letters of the word it is
         spelling (a lexicon prefix, in ``text`` only, as the Python beam shows it);
         ``stable`` is the completed words every live hypothesis shares."""
-        live = self._live()
-        if not live:
+        live = self._decoder.get_all_final_hypothesis()
+        best = _best(live)
+        if best is None:
             return Hypothesis(text="", words=(), segment=self.segment, stable="")
-        words, spelling = self._words(list(live[0].tokens), list(live[0].words))
+        words, spelling = self._words(list(best.tokens), list(best.words))
         text = " ".join([*(w.word for w in words), *([spelling] if spelling else [])])
         entry = self._search.words.get_entry
         stable = " ".join(common_words([entry(w) for w in h.words if w >= 0] for h in live))
@@ -258,3 +255,8 @@ class FlashlightDecoder(SegmentedDecoder):
         top = ranked[0][0]
         mass = top + math.log(sum(math.exp(s - top) for s, _ in ranked))
         return [Alternative(words, math.exp(s - mass)) for s, words in ranked[:n]]
+
+
+def _best(hypotheses: list[Any]) -> Any:
+    """The highest-scoring of flashlight's hypotheses (they come unsorted); None if none."""
+    return max(hypotheses, key=lambda h: h.score) if hypotheses else None

@@ -60,22 +60,27 @@ ngram 2=1
 """
 
 
-@pytest.fixture
-def toy_lm(tmp_path: Path) -> str:
+def arpa_file(tmp_path: Path, name: str, text: str) -> str:
     import flashlight.lib.text.decoder  # noqa: F401  (pinned: a missing package is a failure)
 
-    path = tmp_path / "toy.arpa"
-    path.write_text(TOY_ARPA)
+    path = tmp_path / name
+    path.write_text(text)
     return str(path)
+
+
+@pytest.fixture
+def toy_lm(tmp_path: Path) -> str:
+    return arpa_file(tmp_path, "toy.arpa", TOY_ARPA)
 
 
 @pytest.fixture
 def words_lm(tmp_path: Path) -> str:
-    import flashlight.lib.text.decoder  # noqa: F401  (pinned: a missing package is a failure)
+    return arpa_file(tmp_path, "words.arpa", WORDS_ARPA)
 
-    path = tmp_path / "words.arpa"
-    path.write_text(WORDS_ARPA)
-    return str(path)
+
+@pytest.fixture
+def letters_lm(tmp_path: Path) -> str:
+    return arpa_file(tmp_path, "letters.arpa", LETTERS_ARPA)
 
 
 def flashlight(lm: str, endpoint: EndpointConfig = NO_ENDPOINT):  # type: ignore[no-untyped-def]
@@ -129,12 +134,10 @@ def test_chunking_with_endpoints_equals_one_pass(toy_lm: str, chunk: int) -> Non
     assert finals(chunk) == whole
 
 
-def test_words_end_at_spaces_not_wherever_the_lexicon_allows(tmp_path: Path) -> None:
+def test_words_end_at_spaces_not_wherever_the_lexicon_allows(letters_lm: str) -> None:
     """A word spelled without a space in it is one word: its letters are lexicon words as
     well, and cutting it into them would earn the word bonus three times ("c a r")."""
-    path = tmp_path / "letters.arpa"
-    path.write_text(LETTERS_ARPA)
-    d = flashlight(str(path))
+    d = flashlight(letters_lm)
     d.advance(posteriors("__c_a_r__"))
     assert d.partial().text == "car"  # the word being spelled shows, as in the beam
     assert [w.word for w in d.finalize().words] == ["car"]
