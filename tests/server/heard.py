@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import jiwer
 
-SPOKEN = "the weather is nice today"
-# The bundled model spells by sound on unseen audio: over 40 alignments of the espeak-ng
-# sentence, greedy reads 16-24% ("the wether is niceter day" 20%), beam + LM 8-32% ("the
-# weather is nice" 24%; the previous model's beam reached 32% on 5 of them, this one on 2).
-# No transcript, or one of the wrong sentence, is far above this.
+# Long enough that one misheard word stays under MAX_CER. The bundled model spells by sound on
+# unseen audio: over 40 alignments of the espeak-ng sentence (offline, beam + LM) it read the
+# first five words alone at 8-24%, and the CI's mic path once at 32% ("the whether is nice",
+# "today" lost) where one word is 8 characters of 25; the whole sentence reads at 4-15% (mean
+# 8%: "the weather is nicest day so we can walk do the park"). No transcript, or one of the
+# wrong sentence, is far above MAX_CER.
+SPOKEN = "the weather is nice today so we can walk to the park"
 MAX_CER = 0.3
 
 
