@@ -12,6 +12,12 @@ decoder is then fed the same frames in the same chunks, with endpoints, through
 ``decode_frames``. Decoders are chunk-invariant (tested), so this is what the daemon would
 output, and the timing isolates the decoder. Prints a Markdown table: WER, CER and
 decoder milliseconds per audio-second (a decoder RTF of 0.01 = 10 ms/s).
+
+``--partials`` measures instead what one ``partial()`` costs against how far into an
+utterance it is asked: each manifest's log-probs joined into one unbroken utterance (no
+endpoints), fed to each "+ LM" decoder, and ``partial()`` timed at 100, 500 and 1,500 frames
+(4, 20 and 60 s). A live session asks for one after every message, so a cost that grows with
+the utterance is a cost that grows with every long dictation.
 """
 
 from __future__ import annotations
@@ -136,6 +142,42 @@ def decode_utterance(decoder: Decoder, lp: npt.NDArray[np.float32], chunk: int) 
     return " ".join(h.text for h in finals if h.text)
 
 
+PARTIAL_AT = (100, 500, 1500)  # frames into the utterance
+PARTIAL_CALLS = 50
+
+
+def partial_costs(
+    systems: Sequence[tuple[str, str, int, str | None, BeamOptions]],
+    lp: npt.NDArray[np.float32],
+    frame_seconds: float,
+    lm: str | None,
+) -> None:
+    """Print microseconds per partial() at PARTIAL_AT frames into ``lp``, per system."""
+    reached = [n for n in PARTIAL_AT if n <= lp.shape[0]]
+    print("| system | " + " | ".join(f"us per partial at {n} frames" for n in reached) + " |")
+    print("|---|" + "---|" * len(reached))
+    for label, kind, size, lm_path, opts in systems:
+        if lm_path == "none":
+            continue
+        decoder = make_decoder(
+            kind,
+            frame_seconds,
+            EndpointConfig(enabled=False),
+            lm_path=lm if (lm and lm_path is None) else lm_path,
+            beam_size=size,
+            options=opts,
+        )
+        fed, costs = 0, []
+        for n in reached:
+            decoder.advance(lp[fed:n])
+            fed = n
+            t0 = time.perf_counter()
+            for _ in range(PARTIAL_CALLS):
+                decoder.partial()
+            costs.append(1e6 * (time.perf_counter() - t0) / PARTIAL_CALLS)
+        print(f"| {label} | " + " | ".join(f"{c:.0f}" for c in costs) + " |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench.decode", description=__doc__)
     p.add_argument("manifests", nargs="+", type=Path)
@@ -152,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also score --decoder flashlight (needs pip install flashlight-text)",
     )
     p.add_argument("--confusion", type=float, default=0.3, help="--synthetic: share confused")
+    p.add_argument(
+        "--partials",
+        action="store_true",
+        help="time one partial() at 4, 20 and 60 s into one unbroken utterance instead",
+    )
     p.add_argument(
         "--grid",
         metavar="ALPHAS:BETAS",
@@ -174,8 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     chunk = max(1, round(CHUNK_SECONDS / frame_seconds))
     if args.lm:
         load_lm(str(Path(args.lm).resolve()))
-    print("| system | set | n | WER | CER | decoder ms per audio-s |")
-    print("|---|---|---|---|---|---|")
+    if not args.partials:
+        print("| system | set | n | WER | CER | decoder ms per audio-s |")
+        print("|---|---|---|---|---|---|")
     for manifest in args.manifests:
         began = time.perf_counter()
         utts = (
@@ -184,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             else log_probs_of(recognizer, manifest, args.limit)
         )
         model_s = time.perf_counter() - began
+        if args.partials:
+            print(f"<!-- {manifest.stem}, joined: {sum(len(u.log_probs) for u in utts)} frames -->")
+            joined = np.concatenate([u.log_probs for u in utts])
+            partial_costs(systems, joined, frame_seconds, args.lm)
+            continue
         audio_s = sum(u.seconds for u in utts)
         refs = [u.reference for u in utts]
         name = manifest.stem

@@ -13,7 +13,13 @@ chunks gives the same results as one pass. What differs from ``beam.BeamDecoder`
 - partials are the best live hypothesis's completed words and the letters of the word it is
   spelling; the stable prefix is the completed words every live hypothesis shares;
 - the n best come from flashlight's final hypotheses, one per distinct text, each with its
-  share of their probability.
+  share of their probability;
+- the search keeps at most ``look_back`` + ``PRUNE_EVERY`` frames of paths: every
+  ``PRUNE_EVERY`` frames past ``look_back``, the best path's words before the last
+  ``look_back`` frames are committed (kept here, in every later result) and flashlight's
+  ``prune`` drops the paths behind them. Without it every partial rebuilt each live path
+  from the utterance's first frame (2.5 ms per partial at 60 s into an utterance). Pruning
+  happens at fixed frames, so any chunking of a stream still gives the same results.
 
 Word times and confidences come from the best path's tokens as in the other decoders: a word
 starts at its first letter's first frame and ends one frame after its last letter's first
@@ -45,6 +51,7 @@ _LN10 = math.log(10.0)  # KenLM scores are log10; the Python beam's options are 
 _CLOSING_SPACE = np.full((1, len(SYMBOLS)), -1e5, np.float32)
 _CLOSING_SPACE[0, SPACE] = 0.0
 _SILENT = (BLANK, SPACE)
+PRUNE_EVERY = 25  # frames decoded past look_back before the next commit (one per second)
 
 
 def available() -> bool:
@@ -73,6 +80,7 @@ class FlashlightOptions:
     alpha: float = 0.5  # LM weight, on natural-log word probabilities (as in BeamOptions)
     beta: float = 1.0  # word insertion bonus, per word
     unk_penalty: float = math.inf  # cost of an unknown word (inf: lexicon words only)
+    look_back: int = 50  # frames the search may still revise; older words are committed
 
     def __post_init__(self) -> None:
         if self.beam_size < 1 or self.beam_size_token < 1:
@@ -80,6 +88,8 @@ class FlashlightOptions:
                 f"beam_size and beam_size_token must be >= 1, got {self.beam_size}, "
                 f"{self.beam_size_token}"
             )
+        if self.look_back < 1:
+            raise ValueError(f"look_back must be >= 1 frame, got {self.look_back}")
         for name in ("beam_threshold", "alpha", "unk_penalty"):
             if not getattr(self, name) >= 0:
                 raise ValueError(
@@ -159,6 +169,9 @@ class FlashlightDecoder(SegmentedDecoder):
         self._first_frame = self.clock.frames  # stream frame of the utterance's frame 0
         self._probs: list[npt.NDArray[np.float32]] = []  # the utterance's posteriors, [1, V]
         self._decoded = False  # the best hypothesis has completed a word (stays true)
+        self._committed: list[Word] = []  # the best path's words before the pruned frames
+        self._offset = 0  # flashlight's frames pruned away: its path index 0 is this frame
+        self._fed = 0  # frames given to flashlight this utterance
 
     @property
     def decoded_anything(self) -> bool:
@@ -166,6 +179,13 @@ class FlashlightDecoder(SegmentedDecoder):
             best = self._best_live()
             self._decoded = best is not None and any(t not in _SILENT for t in best.tokens)
         return self._decoded
+
+    @property
+    def search_frames(self) -> int:
+        """Frames of paths the search holds (at most look_back + PRUNE_EVERY + 1): the
+        length of what each partial walks."""
+        live = self._decoder.get_all_final_hypothesis()
+        return len(live[0].tokens) if live else 0
 
     def _best_live(self) -> Any:
         """The best live hypothesis, whole (get_best_hypothesis stops at its last completed
@@ -187,20 +207,39 @@ class FlashlightDecoder(SegmentedDecoder):
             row = lp[i : i + 1]
             self._decoder.decode_step(row.ctypes.data, 1, width)
             self._probs.append(probs[i])
+            self._fed += 1
+            if self._fed - self._offset > self.options.look_back + PRUNE_EVERY:
+                self._commit_and_prune()
 
         return self.clock.run(lp, step, lambda: self.decoded_anything, best)
+
+    def _commit_and_prune(self) -> None:
+        """Commit the best path's words before its last ``look_back`` frames (flashlight
+        cuts just after a completed word) and drop the paths behind them."""
+        best = _best(self._decoder.get_all_final_hypothesis())
+        if best is None:
+            return
+        self._decoder.prune(self.options.look_back)
+        after = self._decoder.get_all_final_hypothesis()
+        cut = len(best.tokens) - len(after[0].tokens) if after else 0
+        if cut <= 0:  # nothing was pruned (no word ended far enough back)
+            return
+        words, _ = self._words(list(best.tokens)[:cut], list(best.words)[:cut])
+        self._committed.extend(words)
+        self._offset += cut
 
     # ---- results ----------------------------------------------------------------------
 
     def _words(self, tokens: list[int], word_ids: list[int]) -> tuple[tuple[Word, ...], str]:
-        """Words with times and confidences from one hypothesis's path, and the spelling of
-        the word it is in the middle of (``""`` if none). ``tokens[j]`` and ``word_ids[j]``
-        belong to utterance frame j - 1 (flashlight starts with a silence)."""
+        """Words with times and confidences from one hypothesis's path (the part after the
+        committed words), and the spelling of the word it is in the middle of (``""`` if
+        none). ``tokens[j]`` and ``word_ids[j]`` belong to utterance frame offset + j - 1
+        (flashlight starts with a silence)."""
         out: list[Word] = []
         letters: list[tuple[int, int]] = []  # (frame, symbol) of the word being spelled
         previous = SPACE
         for j, (symbol, word_id) in enumerate(zip(tokens, word_ids, strict=True)):
-            frame = j - 1
+            frame = self._offset + j - 1
             if symbol not in (*_SILENT, previous) and 0 <= frame < len(self._probs):
                 letters.append((frame, symbol))
             previous = symbol
@@ -221,12 +260,17 @@ class FlashlightDecoder(SegmentedDecoder):
         ``stable`` is the completed words every live hypothesis shares."""
         live = self._decoder.get_all_final_hypothesis()
         best = _best(live)
+        committed = [w.word for w in self._committed]
         if best is None:
-            return Hypothesis(text="", words=(), segment=self.segment, stable="")
+            text = " ".join(committed)
+            words = tuple(self._committed)
+            return Hypothesis(text=text, words=words, segment=self.segment, stable=text)
         words, spelling = self._words(list(best.tokens), list(best.words))
+        words = (*self._committed, *words)
         text = " ".join([*(w.word for w in words), *([spelling] if spelling else [])])
         entry = self._search.words.get_entry
-        stable = " ".join(common_words([entry(w) for w in h.words if w >= 0] for h in live))
+        shared = common_words([entry(w) for w in h.words if w >= 0] for h in live)
+        stable = " ".join([*committed, *shared])
         return Hypothesis(text=text, words=words, segment=self.segment, stable=stable)
 
     def finalize(self, *, endpoint: bool = False) -> Hypothesis:
@@ -236,6 +280,7 @@ class FlashlightDecoder(SegmentedDecoder):
         # completes it (hypotheses inside a word that cannot end here drop out).
         self._decoder.decode_step(_CLOSING_SPACE.ctypes.data, 1, _CLOSING_SPACE.shape[1])
         self._decoder.decode_end()
+        self._fed += 2
         ranked = self._nbest(self.options.beam_size)
         words = ranked[0].words if ranked else ()
         result = Hypothesis.final(words, self.clock.next_segment(), endpoint, tuple(ranked))
@@ -246,12 +291,13 @@ class FlashlightDecoder(SegmentedDecoder):
         best: dict[tuple[str, ...], tuple[float, tuple[Word, ...]]] = {}
         for result in self._decoder.get_all_final_hypothesis():
             words, _ = self._words(list(result.tokens), list(result.words))
+            words = (*self._committed, *words)
             key = tuple(w.word for w in words)
             if key not in best or result.score > best[key][0]:
                 best[key] = (result.score, words)
         ranked = sorted(best.values(), key=lambda sw: sw[0], reverse=True)
         if not ranked:
-            return [Alternative((), 1.0)]
+            return [Alternative(tuple(self._committed), 1.0)]
         top = ranked[0][0]
         mass = top + math.log(sum(math.exp(s - top) for s, _ in ranked))
         return [Alternative(words, math.exp(s - mass)) for s, words in ranked[:n]]

@@ -168,6 +168,38 @@ def test_word_times_and_confidence_come_from_emitting_frames(words_lm: str) -> N
     assert hi.conf == pytest.approx(0.9, abs=1e-5)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_long_utterances_commit_old_words_and_keep_the_search_short(
+    words_lm: str, chunk: int
+) -> None:
+    """Over a minute-long utterance the search holds a bounded window: words before it are
+    committed, with their times, in every partial and in the final, however it is fed."""
+    from streamasr.decode.flashlight import PRUNE_EVERY, FlashlightDecoder
+
+    spoken = ["hi", "ok", "yes", "no"] * 15
+    lp = posteriors(*(f"__{w}__|" for w in spoken))  # 60 words, 435 frames
+    lp = (lp + np.random.default_rng(1).normal(0, 0.2, lp.shape)).astype(np.float32)
+    d = flashlight(words_lm)
+    assert isinstance(d, FlashlightDecoder)
+    held = []
+    for start in range(0, lp.shape[0], chunk):
+        d.advance(lp[start : start + chunk])
+        held.append(d.search_frames)
+        partial = d.partial()
+        assert partial.text.startswith(partial.stable)
+    assert max(held) <= d.options.look_back + PRUNE_EVERY + 1
+    assert partial.text == " ".join(spoken) and len(partial.stable.split()) >= 50
+    final = d.finalize()
+    assert final.text == " ".join(spoken)
+    word = final.words[40]  # long committed: its letters 2 and 3 frames into its spelling
+    at = sum(len(f"__{w}__|") for w in spoken[:40])
+    assert word.word == "hi"
+    assert (word.start, word.end) == pytest.approx(((at + 2) * FRAME, (at + 4) * FRAME))
+    assert [a.words[:40] for a in final.alternatives] == [final.words[:40]] * len(
+        final.alternatives
+    )
+
+
 def test_factory_rules(toy_lm: str) -> None:
     with pytest.raises(ValueError, match="phrase lists need the beam"):
         make_decoder("flashlight", FRAME, NO_ENDPOINT, lm_path=toy_lm, phrase_list=["the cat"])
