@@ -227,6 +227,7 @@ class FlashlightDecoder(SegmentedDecoder):
         words, _ = self._words(list(best.tokens)[:cut], list(best.words)[:cut])
         self._committed.extend(words)
         self._offset += cut
+        self._decoded = self._decoded or bool(words)  # their letters left the live paths
 
     # ---- results ----------------------------------------------------------------------
 
