@@ -233,8 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         model_s = time.perf_counter() - began
         if args.partials:
-            print(f"<!-- {manifest.stem}, joined: {sum(len(u.log_probs) for u in utts)} frames -->")
             joined = np.concatenate([u.log_probs for u in utts])
+            print(f"<!-- {manifest.stem}, joined: {joined.shape[0]} frames -->")
             partial_costs(systems, joined, frame_seconds, args.lm)
             continue
         audio_s = sum(u.seconds for u in utts)

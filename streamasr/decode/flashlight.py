@@ -171,7 +171,6 @@ class FlashlightDecoder(SegmentedDecoder):
         self._decoded = False  # the best hypothesis has completed a word (stays true)
         self._committed: list[Word] = []  # the best path's words before the pruned frames
         self._offset = 0  # flashlight's frames pruned away: its path index 0 is this frame
-        self._fed = 0  # frames given to flashlight this utterance
 
     @property
     def decoded_anything(self) -> bool:
@@ -207,8 +206,7 @@ class FlashlightDecoder(SegmentedDecoder):
             row = lp[i : i + 1]
             self._decoder.decode_step(row.ctypes.data, 1, width)
             self._probs.append(probs[i])
-            self._fed += 1
-            if self._fed - self._offset > self.options.look_back + PRUNE_EVERY:
+            if len(self._probs) - self._offset > self.options.look_back + PRUNE_EVERY:
                 self._commit_and_prune()
 
         return self.clock.run(lp, step, lambda: self.decoded_anything, best)
@@ -281,7 +279,6 @@ class FlashlightDecoder(SegmentedDecoder):
         # completes it (hypotheses inside a word that cannot end here drop out).
         self._decoder.decode_step(_CLOSING_SPACE.ctypes.data, 1, _CLOSING_SPACE.shape[1])
         self._decoder.decode_end()
-        self._fed += 2
         ranked = self._nbest(self.options.beam_size)
         words = ranked[0].words if ranked else ()
         result = Hypothesis.final(words, self.clock.next_segment(), endpoint, tuple(ranked))

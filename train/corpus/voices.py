@@ -265,27 +265,24 @@ def rhvoice_voices() -> list[Voice]:
     return [_voice("rhvoice", v) for v in RHVOICE_VOICES if (RHVOICE_DIR / v).is_dir()]
 
 
-def kokoro_voices() -> list[Voice]:
-    """The blended speakers of neural.kokoro_speakers(); every HELDOUT_EVERY-th is held out."""
+def _kokoro_catalogue(
+    engine: str, speakers: Callable[[], list[neural.KokoroSpeaker]]
+) -> list[Voice]:
+    """One Kokoro catalogue as voices of ``engine``; every HELDOUT_EVERY-th is held out."""
     if not neural.kokoro_available():
         return []
     every = neural.KOKORO_HELDOUT_EVERY
-    return [
-        _voice("kokoro", s.ident, i % every == every - 1)
-        for i, s in enumerate(neural.kokoro_speakers())
-    ]
+    return [_voice(engine, s.ident, i % every == every - 1) for i, s in enumerate(speakers())]
+
+
+def kokoro_voices() -> list[Voice]:
+    """The blended speakers of neural.kokoro_speakers()."""
+    return _kokoro_catalogue("kokoro", neural.kokoro_speakers)
 
 
 def kokoro_jitter_voices() -> list[Voice]:
-    """The jittered speakers of neural.kokoro_jitter_speakers(); every HELDOUT_EVERY-th is
-    held out."""
-    if not neural.kokoro_available():
-        return []
-    every = neural.KOKORO_HELDOUT_EVERY
-    return [
-        _voice("kokoro_jitter", s.ident, i % every == every - 1)
-        for i, s in enumerate(neural.kokoro_jitter_speakers())
-    ]
+    """The jittered speakers of neural.kokoro_jitter_speakers()."""
+    return _kokoro_catalogue("kokoro_jitter", neural.kokoro_jitter_speakers)
 
 
 def piper_voices() -> list[Voice]:
