@@ -154,3 +154,35 @@ def test_english_voices_blend_by_name() -> None:
     np.testing.assert_allclose(neural.kokoro_style(mix, styles), 0.75)
     with pytest.raises(ValueError, match="bad kokoro"):
         neural.parse_kokoro_ident("en-us:af_nobody1.00")
+
+
+def test_jittered_english_speakers_move_off_the_english_hull() -> None:
+    speakers = neural.kokoro_en_jitter_speakers()
+    assert speakers == neural.kokoro_en_jitter_speakers()
+    n_speakers = len(neural.KOKORO_EN_VOICES) + neural.KOKORO_EN_BLENDS
+    assert len({s.ident for s in speakers}) == n_speakers
+    unmoved = {s.ident for s in neural.kokoro_en_speakers()}
+    blends = [s for s in speakers if len(s.weights) > 1]
+    assert sum(s.ident.split("~")[0] in unmoved for s in blends) < len(blends) // 4  # another draw
+    for s in speakers:
+        assert neural.parse_kokoro_ident(s.ident) == s and s.jitter is not None
+        assert neural.KOKORO_JITTER_SIGMA[0] <= s.jitter[1] <= neural.KOKORO_JITTER_SIGMA[1]
+    voices = installed_voices(["kokoro_en_jitter"])
+    assert [v.heldout for v in voices] == [neural.kokoro_en_heldout(s) for s in speakers]
+    # The offset is in units of the English voices' spread, not the Japanese styles'.
+    rng = np.random.default_rng(0)
+    english_scale = 5.0  # the English voices spread five times wider than the Japanese here
+    styles = {
+        k: rng.standard_normal((510, 1, 256)).astype(np.float32)
+        for k in neural._STYLE_KEYS.values()
+    }
+    styles |= {
+        v: english_scale * rng.standard_normal((510, 1, 256)).astype(np.float32)
+        for v in neural.KOKORO_EN_VOICES
+    }
+    base = neural.kokoro_style(neural.parse_kokoro_ident("en-us:af_bella1.00"), styles)
+    jittered = neural.kokoro_style(neural.parse_kokoro_ident("en-us:af_bella1.00~7x1.50"), styles)
+    english = np.stack([styles[v] for v in neural.KOKORO_EN_VOICES])
+    units = (jittered - base) / np.std(english, axis=0)
+    np.testing.assert_allclose(units, np.broadcast_to(units[:1], units.shape), atol=1e-3)
+    assert 1.2 < float(np.std(units)) < 1.8

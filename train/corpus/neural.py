@@ -70,6 +70,9 @@ KOKORO_EN_HELDOUT = frozenset({"af_sarah", "am_michael", "bf_isabella", "bm_geor
 KOKORO_EN_BLENDS = 400
 KOKORO_EN_SEED = 20261203
 KOKORO_EN_HELDOUT_BLEND_SHARE = 0.1  # of the blends, made of held-out voices only
+# Engine "kokoro_en_jitter": the English speakers of another draw, each moved off the English
+# voices' hull as "kokoro_jitter" moves the blends of the five Japanese styles.
+KOKORO_EN_JITTER_SEED = 20261204
 
 PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
 PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
@@ -153,6 +156,11 @@ def kokoro_jitter_speakers(
     n: int = KOKORO_JITTER_SPEAKERS, seed: int = KOKORO_JITTER_SEED
 ) -> list[KokoroSpeaker]:
     """A second fixed catalogue: `n` blends of another draw, each moved off the styles' hull."""
+    return _jittered(kokoro_speakers(n, seed), seed)
+
+
+def _jittered(speakers: list[KokoroSpeaker], seed: int) -> list[KokoroSpeaker]:
+    """Each speaker with its own offset: a seed and a size drawn in KOKORO_JITTER_SIGMA."""
     rng = np.random.default_rng(seed + 1)  # not the blends' own stream
     return [
         KokoroSpeaker(
@@ -161,7 +169,7 @@ def kokoro_jitter_speakers(
             s.weights,
             (int(rng.integers(2**31)), round(float(rng.uniform(*KOKORO_JITTER_SIGMA)), 2)),
         )
-        for s in kokoro_speakers(n, seed)
+        for s in speakers
     ]
 
 
@@ -190,6 +198,14 @@ def kokoro_en_speakers(
             seen.add(speaker.ident)
             out.append(speaker)
     return out
+
+
+def kokoro_en_jitter_speakers(
+    blends: int = KOKORO_EN_BLENDS, seed: int = KOKORO_EN_JITTER_SEED
+) -> list[KokoroSpeaker]:
+    """Every English voice and `blends` mixes of another draw, each moved off the English
+    voices' hull; held out wherever kokoro_en holds the unmoved speaker out."""
+    return _jittered(kokoro_en_speakers(blends, seed), seed)
 
 
 def kokoro_en_heldout(speaker: KokoroSpeaker) -> bool:
@@ -223,7 +239,10 @@ def kokoro_style(speaker: KokoroSpeaker, styles: dict[str, np.ndarray]) -> np.nd
         style = np.asarray(sum(w * styles[_style_key(s)] for s, w in speaker.weights))
     if speaker.jitter is not None:
         seed, sigma = speaker.jitter
-        spread = np.std(np.stack([styles[_STYLE_KEYS[s]] for s in KOKORO_STYLES]), axis=0)
+        # In units of the spread of the speaker's own family: Kokoro's English voices spread
+        # differently from its five Japanese styles.
+        family = KOKORO_EN_VOICES if speaker.weights[0][0] in KOKORO_EN_VOICES else KOKORO_STYLES
+        spread = np.std(np.stack([styles[_style_key(s)] for s in family]), axis=0)
         offset = np.random.default_rng(seed).standard_normal(STYLE_DIM).astype(np.float32)
         style = style + sigma * spread * offset  # one offset for every row (token position)
     return np.asarray(style, dtype=np.float32)
@@ -349,6 +368,7 @@ SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro": speak_kokoro,
     "kokoro_jitter": speak_kokoro,
     "kokoro_en": speak_kokoro,
+    "kokoro_en_jitter": speak_kokoro,
     "piper": speak_piper,
 }
 

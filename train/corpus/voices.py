@@ -64,7 +64,7 @@ HELDOUT = frozenset(
 ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
 # Neural engines run in-process (train/corpus/neural.py). They have their own corpus
 # (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
-NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "kokoro_en", "piper")
+NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "kokoro_en", "kokoro_en_jitter", "piper")
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
 # Whole engines held out of training: their every voice is a held-out voice. Piper is the one
 # neural engine no training run hears, so held-out CER on it says how far a model generalises
@@ -91,6 +91,7 @@ ENGINE_PACKAGES = {
 }
 ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
 ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
+ENGINE_PACKAGES["kokoro_en_jitter"] = ENGINE_PACKAGES["kokoro_en"]
 
 
 def install_hint(engine: str) -> str:
@@ -288,12 +289,21 @@ def kokoro_jitter_voices() -> list[Voice]:
 
 def kokoro_en_voices() -> list[Voice]:
     """Kokoro's own English speakers and their blends (neural.kokoro_en_speakers())."""
+    return _kokoro_en_catalogue("kokoro_en", neural.kokoro_en_speakers)
+
+
+def kokoro_en_jitter_voices() -> list[Voice]:
+    """The jittered English speakers of neural.kokoro_en_jitter_speakers()."""
+    return _kokoro_en_catalogue("kokoro_en_jitter", neural.kokoro_en_jitter_speakers)
+
+
+def _kokoro_en_catalogue(
+    engine: str, speakers: Callable[[], list[neural.KokoroSpeaker]]
+) -> list[Voice]:
+    """An English catalogue as voices of ``engine``, held out by neural.kokoro_en_heldout."""
     if not neural.kokoro_en_available():
         return []
-    return [
-        _voice("kokoro_en", s.ident, neural.kokoro_en_heldout(s))
-        for s in neural.kokoro_en_speakers()
-    ]
+    return [_voice(engine, s.ident, neural.kokoro_en_heldout(s)) for s in speakers()]
 
 
 def piper_voices() -> list[Voice]:
@@ -312,6 +322,7 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "kokoro": kokoro_voices,
     "kokoro_jitter": kokoro_jitter_voices,
     "kokoro_en": kokoro_en_voices,
+    "kokoro_en_jitter": kokoro_en_jitter_voices,
     "piper": piper_voices,
 }
 
