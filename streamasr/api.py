@@ -82,9 +82,12 @@ class Model:
         sample_rate: int = SAMPLE_RATE,
         *,
         decoder: str | DecoderChoice = DEFAULT_KIND,
+        phrases: Sequence[str] = (),
+        restrict: bool = False,
     ) -> str:
-        """The text of a whole recording, streamed in 100 ms blocks as a live client would."""
-        stream = self.stream(sample_rate, decoder=decoder)
+        """The text of a whole recording, streamed in 100 ms blocks as a live client would
+        (``phrases`` and ``restrict`` as in ``stream``)."""
+        stream = self.stream(sample_rate, decoder=decoder, phrases=phrases, restrict=restrict)
         audio = to_float32(samples)
         step = max(1, int(sample_rate * BLOCK_SECONDS))
         finals = []

@@ -1,10 +1,10 @@
 """WER/CER through the streaming code path (frontend, step, decoder: what the daemon runs).
 
 ``python -m train.evaluate MANIFEST... [--model PATH ...] [--decoders greedy,beam]
-[--compare pocketsphinx --compare whisper]`` prints, per manifest, a line per system (each
-model with each decoder, then the peers on the same utterances), optionally broken down by
-voice or by engine, a total over all manifests, and last a line ``WER=<f> CER=<f> N=<n>``:
-the first system's figures over all utterances.
+[--compare pocketsphinx --compare whisper] [--phrase-list FILE]`` prints, per manifest, a
+line per system (each model with each decoder, then the peers on the same utterances),
+optionally broken down by voice or by engine, a total over all manifests, and last a line
+``WER=<f> CER=<f> N=<n>``: the first system's figures over all utterances.
 """
 
 from __future__ import annotations
@@ -44,9 +44,19 @@ def transcribe_streaming(
     samples: np.ndarray,
     rate: int,
     decoding: DecoderChoice | None = None,
+    grammar: Sequence[str] = (),
 ) -> str:
-    """The text, streamed in 100 ms blocks as a live client sends it (greedy by default)."""
-    return Model(recognizer).transcribe(samples, rate, decoder=decoding or GREEDY)
+    """The text, streamed in 100 ms blocks as a live client sends it (greedy by default);
+    with a ``grammar``, only its phrases can be recognised (a Vosk client's phrase list)."""
+    return Model(recognizer).transcribe(
+        samples, rate, decoder=decoding or GREEDY, phrases=grammar, restrict=bool(grammar)
+    )
+
+
+def read_phrases(path: Path) -> tuple[str, ...]:
+    """One phrase per line; blank lines and #-comments skipped."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return tuple(line for line in lines if line)
 
 
 def pocketsphinx_transcriber() -> Callable[[np.ndarray, int], str]:
@@ -144,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--compare-pocketsphinx", action="store_true", help="the same as --compare pocketsphinx"
     )
     p.add_argument("--show", type=int, default=0, help="print N example hypotheses per manifest")
+    p.add_argument(
+        "--phrase-list",
+        type=Path,
+        help="recognise only these phrases, one per line (as a Vosk client's phrase_list; "
+        "needs the beam decoder): how well a known vocabulary is heard",
+    )
     add_decoder_arguments(p)
     args = p.parse_args(argv)
     for m in args.manifests:
@@ -155,20 +171,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = args.decoders.split(",") if args.decoders else [args.decoder]
     systems: dict[str, Callable[[np.ndarray, int], str]] = {}
     try:
+        grammar = read_phrases(args.phrase_list) if args.phrase_list else ()
+        if args.phrase_list and not grammar:
+            raise ValueError(f"{args.phrase_list} holds no phrases")
         for path in models:
             recognizer = Recognizer.from_file(path, EndpointConfig())
             for kind in kinds:
                 choice = DecoderChoice(kind, args.lm, args.beam_size)
                 choice.check()
+                if grammar and kind != "beam":  # the daemon would switch to beam unasked
+                    raise ValueError(f"--phrase-list needs the beam decoder, not {kind}")
+                if grammar:  # a phrase the model cannot spell is refused now, not mid-run
+                    Model(recognizer).stream(decoder=choice, phrases=grammar, restrict=True)
                 label = "streamasr"
                 if len(models) > 1:
                     label += f":{names[path]}"
                 if len(kinds) > 1:
                     label += f":{kind}"
+                if grammar:
+                    label += ":phrase-list"
                 systems[label] = functools.partial(
-                    transcribe_streaming, recognizer, decoding=choice
+                    transcribe_streaming, recognizer, decoding=choice, grammar=grammar
                 )
-    except (ArtifactError, ValueError) as e:
+    except (ArtifactError, OSError, ValueError) as e:
         print(f"eval: error: {e}", file=sys.stderr)
         return 2
     peers = dict.fromkeys(args.compare + (["pocketsphinx"] * args.compare_pocketsphinx))

@@ -115,3 +115,38 @@ def test_models_decoders_and_peers_score_the_same_utterances(
     # A recogniser trained on people reads espeak-ng's sentences (Whisper base: 22% CER);
     # an untrained tiny model reads nothing.
     assert cer["whisper"] < 40 < cer["streamasr:m:greedy"]
+
+
+@pytest.mark.slow  # espeak-ng and the bundled model in a subprocess
+def test_a_phrase_list_limits_what_the_bundled_model_can_hear(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    lines = []
+    for i, text in enumerate(["front left", "front left"]):
+        subprocess.run(["espeak-ng", "-w", str(tmp_path / f"{i}.wav"), text], check=True)
+        lines.append(json.dumps({"audio_filepath": f"{i}.wav", "duration": 1, "text": text,
+                                 "voice": "espeak/en"}))  # fmt: skip
+    manifest.write_text("\n".join(lines) + "\n")
+
+    def hypotheses(*extra: str) -> tuple[int, list[str], str]:
+        run = subprocess.run(
+            [sys.executable, "-m", "train.evaluate", str(manifest), "--show", "2", *extra],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        hyps = [
+            line.split("HYP:", 1)[1].strip() for line in run.stdout.splitlines() if "HYP:" in line
+        ]
+        return run.returncode, hyps, run.stderr
+
+    code, free, err = hypotheses()
+    assert code == 0, err
+    assert all("front" in h for h in free)  # heard unrestricted
+    grammar = tmp_path / "grammar.txt"
+    grammar.write_text("# the only things this client says\nrear right\n\nback\n")
+    code, held, err = hypotheses("--phrase-list", str(grammar))
+    assert code == 0, err
+    assert held and all(h in ("", "rear right", "back") for h in held)
+    code, _, err = hypotheses("--phrase-list", str(grammar), "--decoder", "greedy")
+    assert code == 2 and "needs the beam decoder" in err
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    code, _, err = hypotheses("--phrase-list", str(tmp_path / "empty.txt"))
+    assert code == 2 and "holds no phrases" in err
