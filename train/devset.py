@@ -18,12 +18,21 @@ recordings of people; never train on them. The sources, each its own `voice` lab
 The audio is converted to 16 kHz mono FLAC beside the manifest so every consumer reads one
 format.
 
+A second set, kept apart so that the first one's figures stay comparable across runs:
+``--prompts`` reads asterisk-core-sounds-en-wav, a professional speaker's telephone prompts
+(8 kHz), with the transcripts asterisk-core-sounds-en ships. Only whole sentences are kept
+(at least ``ASTERISK_MIN_WORDS`` words), and none whose spoken form the text leaves open:
+keypad symbols ("press #": pound or hash?), numbers of two or more digits, bracketed notes.
+The first set has 29 sentences in all; this one adds 246 more, of one new speaker.
+
     python -m train.devset --out data/dev_real.jsonl
+    python -m train.devset --prompts --out data/dev_prompts.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import re
 import sys
 from collections.abc import Iterator
@@ -35,7 +44,7 @@ import soundfile as sf
 
 from streamasr.constants import SAMPLE_RATE
 from train.corpus.manifest import Record, write_manifest
-from train.corpus.normalize import normalize
+from train.corpus.normalize import Unconvertible, normalize
 from train.corpus.voices import to_16k
 
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
@@ -68,6 +77,10 @@ CODEC2_TRANSCRIPTS: dict[str, tuple[str, str]] = {
     ),
     "wia_16kHz": ("from australia", BY_HAND),
 }
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+ASTERISK_INDEX = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+ASTERISK_MIN_WORDS = 4
+_ASTERISK_UNSAYABLE = re.compile(r"[\[\]*#]|\d\d")  # see the module docstring
 KLETTRES_NOT_WORDS = frozenset({"ch", "th"})
 KLETTRES_LOCALES = {"en": "klettres-us", "en_GB": "klettres-gb"}
 # ktuberling file-name labels that are not the spoken words as written.
@@ -143,6 +156,37 @@ def ktuberling_utterances(folder: Path = KTUBERLING_SOUNDS) -> Iterator[Utteranc
         yield Utterance(audio, normalize(KTUBERLING_WORDS.get(label, label)), "ktuberling")
 
 
+def parse_asterisk_index(text: str) -> dict[str, str]:
+    """core-sounds-en.txt lines "name: text" (name may hold a folder) -> {name: text};
+    comment lines start with ";"."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, words = line.partition(":")
+        if sep and not line.startswith(";") and " " not in name.strip():
+            out[name.strip()] = words.strip()
+    return out
+
+
+def asterisk_utterances(
+    sounds: Path = ASTERISK_SOUNDS, index: Path = ASTERISK_INDEX
+) -> Iterator[Utterance]:
+    """The whole-sentence prompts whose spoken words the shipped text pins down."""
+    if not index.exists():
+        return
+    for name, words in sorted(
+        parse_asterisk_index(gzip.decompress(index.read_bytes()).decode()).items()
+    ):
+        audio = sounds / f"{name}.wav"
+        if not audio.exists() or _ASTERISK_UNSAYABLE.search(words):
+            continue
+        try:
+            text = normalize(words)
+        except Unconvertible:  # "3D audio": how it is said is not written down
+            continue
+        if len(text.split()) >= ASTERISK_MIN_WORDS:
+            yield Utterance(audio, text, "asterisk")
+
+
 def real_utterances(
     pocketsphinx: Path = POCKETSPHINX_DATA,
     alsa: Path = ALSA_SOUNDS,
@@ -177,6 +221,8 @@ def build(out: Path, utterances: list[Utterance]) -> list[Record]:
     for utt in utterances:
         # Two klettres locales share file names: the voice label keeps them apart.
         dest = audio_dir / utt.voice / f"{utt.source.stem}.flac"
+        if utt.voice == "asterisk":  # prompts in folders share stems ("digits/1", "dictate/1")
+            dest = audio_dir / utt.voice / f"{utt.source.parent.name}-{utt.source.stem}.flac"
         duration = convert(utt, dest)
         rel = str(dest.relative_to(out.parent))
         records.append(Record(rel, duration, utt.text, utt.voice, reference=utt.reference))
@@ -187,8 +233,11 @@ def build(out: Path, utterances: list[Utterance]) -> list[Record]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.devset", description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=Path("data/dev_real.jsonl"), help="manifest path")
+    p.add_argument(
+        "--prompts", action="store_true", help="the telephone-prompt set instead (docstring)"
+    )
     args = p.parse_args(argv)
-    utterances = real_utterances()
+    utterances = list(asterisk_utterances()) if args.prompts else real_utterances()
     if not utterances:
         print("no real recordings found: run train/setup_tts.sh", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ PACKAGES=(
     mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
     libttspico-utils rhvoice rhvoice-english
     sox fortune-mod fortunes bible-kjv fillets-ng-data pocketsphinx-testdata alsa-utils
-    codec2-examples klettres-data ktuberling-data
+    codec2-examples klettres-data ktuberling-data asterisk-core-sounds-en-wav asterisk-core-sounds-en
 )
 # Packages whose licence forbids training a speech recogniser with their output: none found so far.
 SKIP_PACKAGES=()

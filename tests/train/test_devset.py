@@ -1,7 +1,8 @@
-"""The real-speech development set: transcripts, file-name words, 16 kHz FLAC output."""
+"""The real-speech development sets: transcripts, file-name words, 16 kHz FLAC output."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,14 @@ import soundfile as sf
 
 from streamasr.vocab import CHARS
 from train.corpus.manifest import read_manifest, resolve_audio
-from train.devset import POCKETSPHINX_DATA, build, parse_sphinx_transcription, real_utterances
+from train.devset import (
+    ASTERISK_INDEX,
+    POCKETSPHINX_DATA,
+    asterisk_utterances,
+    build,
+    parse_sphinx_transcription,
+    real_utterances,
+)
 
 
 def test_parse_sphinx_transcription() -> None:
@@ -75,3 +83,44 @@ def test_installed_packages_give_real_speech() -> None:
     assert len(utterances) >= 10
     assert all(set(u.text) <= set(CHARS) for u in utterances)
     assert "noise" not in {u.text for u in utterances}
+
+
+def test_prompts_keep_whole_sentences_whose_spoken_words_the_text_pins_down(
+    tmp_path: Path,
+) -> None:
+    sounds, index = tmp_path / "sounds", tmp_path / "core-sounds-en.txt.gz"
+    prompts = {
+        "conf-onlyperson": "You are currently the only person in this conference.",
+        "dictate/forhelp": "press 0 for help now",  # in a folder; one digit is "zero"
+        "vm-intro": "Please leave your message after the tone.",
+        "vm-goodbye": "Goodbye.",  # one word: not a sentence
+        "dictate/both_help": "press * to toggle pause",  # star or asterisk?
+        "queue-seconds": "please wait 15 seconds or so",  # fifteen or one five?
+        "beep": "[this is a simple beep tone]",
+        "confbridge-binaural-on": "3D audio is now enabled",  # unspellable
+        "missing-audio": "This prompt has no recording here.",
+    }
+    text = "; Core Asterisk Sounds in English\n\n"
+    text += "".join(f"{name}: {words}\n" for name, words in prompts.items())
+    index.write_bytes(gzip.compress(text.encode()))
+    for name in prompts:
+        if name != "missing-audio":
+            _wav(sounds / f"{name}.wav", 8000)
+    utterances = list(asterisk_utterances(sounds, index))
+    assert [(u.source.relative_to(sounds).as_posix(), u.text) for u in utterances] == [
+        ("conf-onlyperson.wav", "you are currently the only person in this conference"),
+        ("dictate/forhelp.wav", "press zero for help now"),
+        ("vm-intro.wav", "please leave your message after the tone"),
+    ]
+    assert {u.voice for u in utterances} == {"asterisk"}
+    out = tmp_path / "data" / "prompts.jsonl"
+    build(out, utterances)
+    assert len({r.audio_filepath for r in read_manifest(out)}) == 3
+
+
+def test_installed_prompts_give_real_sentences() -> None:
+    if not ASTERISK_INDEX.exists():
+        pytest.fail("asterisk-core-sounds-en is not installed (bin/test runs train/setup_tts.sh)")
+    utterances = list(asterisk_utterances())
+    assert len(utterances) >= 200
+    assert all(len(u.text.split()) >= 4 and set(u.text) <= set(CHARS) for u in utterances)
