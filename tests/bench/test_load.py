@@ -1,11 +1,13 @@
 """bench/load.py's and bench/pyspy.py's pure parts: the CPU split, the CPU per stream per
-audio-second, the top of a profile, and the message when py-spy is missing."""
+audio-second, the top of a profile, and the message when py-spy is missing; and
+bench/engine.py on a few streams."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -58,3 +60,18 @@ def test_profile_without_py_spy_names_the_package(
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     with pytest.raises(SystemExit, match="needs the py-spy package"):
         load.main(["--profile", str(tmp_path / "p.json")])
+
+
+def test_engine_bench_runs_every_stream_through_the_batcher_and_prices_it() -> None:
+    import engine
+
+    from streamasr.decode.endpoint import EndpointConfig
+    from streamasr.decode.factory import DecoderChoice
+    from streamasr.engine.recognizer import Recognizer
+
+    recognizer = Recognizer.from_file(engine.DEFAULT_MODEL_PATH, EndpointConfig())
+    pcm = (np.sin(np.arange(8000) * 0.3) * 8000).astype("<i2")  # 1 s at 8 kHz
+    cpu, step, wall = engine.run_level(recognizer, DecoderChoice("greedy"), 3, pcm, 8000, 0.5)
+    # 3 streams x 0.5 s: every message answered (run_level raises otherwise), all priced.
+    assert cpu > 0 and step > 0 and wall > 0
+    assert step < wall  # the step is part of each tick's wall time, not all of it
