@@ -27,8 +27,8 @@ import threading
 import time
 
 import numpy as np
+from load import utterance  # the load clients' audio: the same sentence (bench/load.py)
 
-from bench.load import utterance  # the load clients' audio: the same sentence
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import KINDS, DecoderChoice
 from streamasr.engine.batcher import Batcher
