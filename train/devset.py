@@ -99,6 +99,7 @@ class Utterance:
     text: str  # normalised transcript
     voice: str  # corpus/speaker label
     reference: str | None = None  # how the transcript was made, when none shipped
+    name: str = ""  # the output file's stem, where the source's alone is not unique
 
 
 def parse_sphinx_transcription(text: str) -> dict[str, str]:
@@ -184,7 +185,8 @@ def asterisk_utterances(
         except Unconvertible:  # "3D audio": how it is said is not written down
             continue
         if len(text.split()) >= ASTERISK_MIN_WORDS:
-            yield Utterance(audio, text, "asterisk")
+            # Prompts in folders share stems ("pls-hold-while-try", "followme/pls-hold-while-try").
+            yield Utterance(audio, text, "asterisk", name=name.replace("/", "-"))
 
 
 def real_utterances(
@@ -220,9 +222,7 @@ def build(out: Path, utterances: list[Utterance]) -> list[Record]:
     records = []
     for utt in utterances:
         # Two klettres locales share file names: the voice label keeps them apart.
-        dest = audio_dir / utt.voice / f"{utt.source.stem}.flac"
-        if utt.voice == "asterisk":  # prompts in folders share stems ("digits/1", "dictate/1")
-            dest = audio_dir / utt.voice / f"{utt.source.parent.name}-{utt.source.stem}.flac"
+        dest = audio_dir / utt.voice / f"{utt.name or utt.source.stem}.flac"
         duration = convert(utt, dest)
         rel = str(dest.relative_to(out.parent))
         records.append(Record(rel, duration, utt.text, utt.voice, reference=utt.reference))

@@ -93,6 +93,7 @@ def test_prompts_keep_whole_sentences_whose_spoken_words_the_text_pins_down(
         "conf-onlyperson": "You are currently the only person in this conference.",
         "dictate/forhelp": "press 0 for help now",  # in a folder; one digit is "zero"
         "vm-intro": "Please leave your message after the tone.",
+        "followme/vm-intro": "Please leave your message after the tone.",  # same stem
         "vm-goodbye": "Goodbye.",  # one word: not a sentence
         "dictate/both_help": "press * to toggle pause",  # star or asterisk?
         "queue-seconds": "please wait 15 seconds or so",  # fifteen or one five?
@@ -110,12 +111,13 @@ def test_prompts_keep_whole_sentences_whose_spoken_words_the_text_pins_down(
     assert [(u.source.relative_to(sounds).as_posix(), u.text) for u in utterances] == [
         ("conf-onlyperson.wav", "you are currently the only person in this conference"),
         ("dictate/forhelp.wav", "press zero for help now"),
+        ("followme/vm-intro.wav", "please leave your message after the tone"),
         ("vm-intro.wav", "please leave your message after the tone"),
     ]
     assert {u.voice for u in utterances} == {"asterisk"}
     out = tmp_path / "data" / "prompts.jsonl"
     build(out, utterances)
-    assert len({r.audio_filepath for r in read_manifest(out)}) == 3
+    assert len({r.audio_filepath for r in read_manifest(out)}) == 4  # one file each
 
 
 def test_installed_prompts_give_real_sentences() -> None:
