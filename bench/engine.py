@@ -27,7 +27,7 @@ import threading
 import time
 
 import numpy as np
-from load import utterance  # the load clients' audio: the same sentence (bench/load.py)
+from load import stream_levels, utterance  # bench/load.py: its levels, its clients' audio
 
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import KINDS, DecoderChoice
@@ -35,7 +35,7 @@ from streamasr.engine.batcher import Batcher
 from streamasr.engine.jobs import Reply, StepStats
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import DEFAULT_MODEL_PATH
-from streamasr.model.step import bucket_for
+from streamasr.model.step import BATCH_BUCKETS, bucket_for
 
 CHUNK_SECONDS = 0.1
 
@@ -90,13 +90,17 @@ def run_level(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench engine", description=__doc__.split("\n\n")[0])
-    p.add_argument("--streams", default="100,500,1000", help="levels, comma-separated")
+    p.add_argument(
+        "--streams", type=stream_levels, default="100,500,1000", help="levels, comma-separated"
+    )
     p.add_argument("--decoder", choices=KINDS, default="greedy")
     p.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
     p.add_argument("--rate", type=int, default=8000, help="the streams' sample rate")
     p.add_argument("--seconds", type=float, default=5.0, help="audio per stream per level")
     args = p.parse_args(argv)
-    levels = [int(s) for s in args.streams.split(",")]
+    levels: list[int] = args.streams
+    if max(levels) > BATCH_BUCKETS[-1]:
+        p.error(f"--streams: at most {BATCH_BUCKETS[-1]} streams share one batcher")
     recognizer = Recognizer.from_file(args.model, EndpointConfig())
     choice = DecoderChoice(args.decoder)
     pcm = utterance(args.rate)

@@ -96,6 +96,17 @@ class Level:
         )
 
 
+def stream_levels(text: str) -> list[int]:
+    """argparse type of ``--streams``: "10,50" -> [10, 50], each a positive whole number."""
+    try:
+        levels = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated whole numbers: {text!r}") from None
+    if not all(n > 0 for n in levels):
+        raise argparse.ArgumentTypeError(f"every level must be positive: {text!r}")
+    return levels
+
+
 def utterance(rate: int) -> np.ndarray:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "u.wav"
@@ -213,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="model file (default: the bundled model)")
     p.add_argument(
-        "--streams", default="10,50,100,200,300,400", help="comma-separated levels (%(default)s)"
+        "--streams",
+        type=stream_levels,
+        default="10,50,100,200,300,400",
+        help="comma-separated levels (%(default)s)",
     )
     p.add_argument("--seconds", type=float, default=15.0, help="per level (%(default)s)")
     p.add_argument("--warmup", type=float, default=3.0, help="ignored at each level's start")
@@ -243,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         help="profile C frames too (pauses the server at every sample: slows it a lot)",
     )
     args = p.parse_args(argv)
-    levels = [int(n) for n in args.streams.split(",")]
+    levels: list[int] = args.streams
     if args.profile:
         find_py_spy()  # fail before anything starts
     server_cpus, client_cpus = split_cpus(os.sched_getaffinity(0), args.client_cpus)

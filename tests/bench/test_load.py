@@ -75,3 +75,13 @@ def test_engine_bench_runs_every_stream_through_the_batcher_and_prices_it() -> N
     # 3 streams x 0.5 s: every message answered (run_level raises otherwise), all priced.
     assert cpu > 0 and step > 0 and wall > 0
     assert step < wall  # the step is part of each tick's wall time, not all of it
+
+
+def test_stream_levels_are_positive_whole_numbers_or_a_clear_error() -> None:
+    import argparse
+
+    assert load.stream_levels("10,50,100") == [10, 50, 100]
+    with pytest.raises(argparse.ArgumentTypeError, match="whole numbers"):
+        load.stream_levels("10,abc")
+    with pytest.raises(argparse.ArgumentTypeError, match="positive"):
+        load.stream_levels("0,5")
