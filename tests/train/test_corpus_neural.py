@@ -186,3 +186,38 @@ def test_jittered_english_speakers_move_off_the_english_hull() -> None:
     units = (jittered - base) / np.std(english, axis=0)
     np.testing.assert_allclose(units, np.broadcast_to(units[:1], units.shape), atol=1e-3)
     assert 1.2 < float(np.std(units)) < 1.8
+
+
+def test_world_catalogue_holds_out_whole_speakers() -> None:
+    speakers = neural.kokoro_world_speakers()
+    assert speakers == neural.kokoro_world_speakers()
+    idents = [s.ident for s in speakers]
+    assert len(set(idents)) == len(neural.KOKORO_WORLD_VOICES) + neural.KOKORO_WORLD_BLENDS
+    alone = [s.weights[0][0] for s in speakers if len(s.weights) == 1]
+    assert alone == list(neural.KOKORO_WORLD_VOICES)  # every voice once, on its own
+    held_out = neural.KOKORO_WORLD_HELDOUT | neural.KOKORO_EN_HELDOUT
+    held_blends = 0
+    for s in speakers:
+        assert neural.parse_kokoro_ident(s.ident) == s
+        names = [v for v, _ in s.weights]
+        assert any(v in neural.KOKORO_WORLD_VOICES for v in names)  # never English alone
+        assert abs(sum(w for _, w in s.weights) - 1.0) < 1e-9
+        english = {v: w for v, w in s.weights if v in neural.KOKORO_EN_VOICES}
+        heaviest = [v for v, w in english.items() if w == max(english.values())]
+        accents = {"en-gb" if v[0] == "b" else "en-us" for v in heaviest} or {"en-us"}
+        assert s.lang in accents  # the heaviest English voice's (either, on a tie)
+        held = [v in held_out for v in names]
+        assert all(held) or not any(held)  # no training speaker carries a held-out voice
+        assert neural.kokoro_world_heldout(s) == all(held)
+        held_blends += len(names) > 1 and all(held)
+    assert 15 <= held_blends <= 60
+    voices = installed_voices(["kokoro_world"])
+    assert [v.heldout for v in voices] == [neural.kokoro_world_heldout(s) for s in speakers]
+
+
+def test_world_voices_blend_with_english_ones() -> None:
+    styles = {
+        v: np.full((510, 1, 256), i, np.float32) for i, v in enumerate(("af_bella", "zm_yunxi"))
+    }
+    mix = neural.parse_kokoro_ident("en-us:af_bella0.25+zm_yunxi0.75")
+    np.testing.assert_allclose(neural.kokoro_style(mix, styles), 0.75)

@@ -73,6 +73,21 @@ KOKORO_EN_HELDOUT_BLEND_SHARE = 0.1  # of the blends, made of held-out voices on
 # Engine "kokoro_en_jitter": the English speakers of another draw, each moved off the English
 # voices' hull as "kokoro_jitter" moves the blends of the five Japanese styles.
 KOKORO_EN_JITTER_SEED = 20261204
+# Engine "kokoro_world": the same package's 21 speakers of other languages (Spanish, French,
+# Hindi, Italian, Portuguese, Chinese) speaking English through the English G2P, alone and
+# blended with the English voices: timbres and accents neither English catalogue has. Whisper
+# read a sample sentence from ten of them word for word. Four, one per group of languages, are
+# held out with every blend that uses them; held-out blends mix them with held-out English
+# voices only, so no training utterance carries any part of a held-out speaker.
+KOKORO_WORLD_VOICES = (
+    "ef_dora", "em_alex", "em_santa", "ff_siwis", "hf_alpha", "hf_beta", "hm_omega", "hm_psi",
+    "if_sara", "im_nicola", "pf_dora", "pm_alex", "pm_santa",
+    *(f"zf_{n}" for n in ("xiaobei", "xiaoni", "xiaoxiao", "xiaoyi")),
+    *(f"zm_{n}" for n in ("yunjian", "yunxi", "yunxia", "yunyang")),
+)  # fmt: skip
+KOKORO_WORLD_HELDOUT = frozenset({"ff_siwis", "hm_psi", "im_nicola", "zf_xiaoyi"})
+KOKORO_WORLD_BLENDS = 360
+KOKORO_WORLD_SEED = 20261205
 
 PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
 PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
@@ -99,7 +114,7 @@ class KokoroSpeaker:
 
 
 _MIX_PART = re.compile(r"([a-z]+(?:_[a-z]+)?)(\d+\.\d+)")
-_MIXABLE = frozenset(KOKORO_STYLES) | frozenset(KOKORO_EN_VOICES)
+_MIXABLE = frozenset(KOKORO_STYLES) | frozenset(KOKORO_EN_VOICES) | frozenset(KOKORO_WORLD_VOICES)
 
 
 def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
@@ -212,13 +227,50 @@ def kokoro_en_heldout(speaker: KokoroSpeaker) -> bool:
     return any(v in KOKORO_EN_HELDOUT for v, _ in speaker.weights)
 
 
+def kokoro_world_speakers(
+    blends: int = KOKORO_WORLD_BLENDS, seed: int = KOKORO_WORLD_SEED
+) -> list[KokoroSpeaker]:
+    """Every voice of another language alone, then `blends` distinct mixes of one or two of
+    them with zero to two English voices (at least two voices in all). The accent is the
+    heaviest English voice's, American where there is none. Held-out voices of either
+    catalogue mix only with each other."""
+    out = [KokoroSpeaker("en-us", "mix", ((v, 1.0),)) for v in KOKORO_WORLD_VOICES]
+    seen = {s.ident for s in out}
+    rng = np.random.default_rng(seed)
+    while len(out) < len(KOKORO_WORLD_VOICES) + blends:
+        unheard = rng.random() < KOKORO_EN_HELDOUT_BLEND_SHARE
+        world = [v for v in KOKORO_WORLD_VOICES if (v in KOKORO_WORLD_HELDOUT) == unheard]
+        english = [v for v in KOKORO_EN_VOICES if (v in KOKORO_EN_HELDOUT) == unheard]
+        n_world, n_english = int(rng.integers(1, 3)), int(rng.integers(0, 3))
+        if n_world + n_english < 2:
+            continue
+        chosen = [world[i] for i in rng.choice(len(world), size=n_world, replace=False)]
+        chosen += [english[i] for i in rng.choice(len(english), size=n_english, replace=False)]
+        weights = rng.dirichlet(np.ones(len(chosen))).tolist()
+        mix = _round_to_simplex(dict(zip(chosen, weights, strict=True)))
+        if len(mix) < 2:
+            continue
+        spoken = [v for v in mix if v in KOKORO_EN_VOICES]
+        lang = _accent(max(spoken, key=lambda v: mix[v])) if spoken else "en-us"
+        speaker = KokoroSpeaker(lang, "mix", tuple(sorted(mix.items(), key=_style_order)))
+        if speaker.ident not in seen:
+            seen.add(speaker.ident)
+            out.append(speaker)
+    return out
+
+
+def kokoro_world_heldout(speaker: KokoroSpeaker) -> bool:
+    return any(v in KOKORO_WORLD_HELDOUT or v in KOKORO_EN_HELDOUT for v, _ in speaker.weights)
+
+
 def _accent(voice: str) -> str:
     return "en-gb" if voice.startswith("b") else "en-us"  # af_/am_ American, bf_/bm_ British
 
 
 def _style_order(item: tuple[str, float]) -> int:
     name = item[0]
-    return KOKORO_STYLES.index(name) if name in KOKORO_STYLES else KOKORO_EN_VOICES.index(name)
+    order = (*KOKORO_STYLES, *KOKORO_EN_VOICES, *KOKORO_WORLD_VOICES)
+    return order.index(name)
 
 
 def _round_to_simplex(mix: dict[str, float]) -> dict[str, float]:
@@ -313,7 +365,7 @@ def _kokoro_en_styles() -> dict[str, np.ndarray]:
             "run python -m train.corpus.kokoro_js (bin/train does)"
         )
     styles = {}
-    for name in KOKORO_EN_VOICES:
+    for name in (*KOKORO_EN_VOICES, *KOKORO_WORLD_VOICES):
         raw = np.fromfile(kokoro_js.voices_dir() / f"{name}.bin", dtype=np.float32)
         if raw.size != np.prod(kokoro_js.VOICE_SHAPE):
             raise NeuralVoiceError(f"{name}.bin holds {raw.size} floats, not 510 x 256")
@@ -334,7 +386,7 @@ def _piper() -> Any:
 def speak_kokoro(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
     speaker = parse_kokoro_ident(ident)
     engine, styles = _kokoro()
-    if any(name in KOKORO_EN_VOICES for name, _ in speaker.weights):
+    if any(name not in KOKORO_STYLES for name, _ in speaker.weights):
         styles = styles | _kokoro_en_styles()
     speed = float(np.clip(rate, *KOKORO_SPEED_RANGE))
     try:
@@ -369,6 +421,7 @@ SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro_jitter": speak_kokoro,
     "kokoro_en": speak_kokoro,
     "kokoro_en_jitter": speak_kokoro,
+    "kokoro_world": speak_kokoro,
     "piper": speak_piper,
 }
 

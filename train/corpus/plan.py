@@ -36,6 +36,7 @@ ENGINE_WEIGHTS: Mapping[str, float] = {
     "kokoro_jitter": 0.85,
     "kokoro_en": 0.85,
     "kokoro_en_jitter": 0.85,
+    "kokoro_world": 0.85,
     "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
 }
 

@@ -64,7 +64,14 @@ HELDOUT = frozenset(
 ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
 # Neural engines run in-process (train/corpus/neural.py). They have their own corpus
 # (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
-NEURAL_ENGINES = ("kokoro", "kokoro_jitter", "kokoro_en", "kokoro_en_jitter", "piper")
+NEURAL_ENGINES = (
+    "kokoro",
+    "kokoro_jitter",
+    "kokoro_en",
+    "kokoro_en_jitter",
+    "kokoro_world",
+    "piper",
+)
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
 # Whole engines held out of training: their every voice is a held-out voice. Piper is the one
 # neural engine no training run hears, so held-out CER on it says how far a model generalises
@@ -92,6 +99,7 @@ ENGINE_PACKAGES = {
 ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
 ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
 ENGINE_PACKAGES["kokoro_en_jitter"] = ENGINE_PACKAGES["kokoro_en"]
+ENGINE_PACKAGES["kokoro_world"] = ENGINE_PACKAGES["kokoro_en"]
 
 
 def install_hint(engine: str) -> str:
@@ -297,6 +305,16 @@ def kokoro_en_jitter_voices() -> list[Voice]:
     return _kokoro_en_catalogue("kokoro_en_jitter", neural.kokoro_en_jitter_speakers)
 
 
+def kokoro_world_voices() -> list[Voice]:
+    """Kokoro's speakers of other languages speaking English (neural.kokoro_world_speakers())."""
+    if not neural.kokoro_en_available():
+        return []
+    return [
+        _voice("kokoro_world", s.ident, neural.kokoro_world_heldout(s))
+        for s in neural.kokoro_world_speakers()
+    ]
+
+
 def _kokoro_en_catalogue(
     engine: str, speakers: Callable[[], list[neural.KokoroSpeaker]]
 ) -> list[Voice]:
@@ -323,6 +341,7 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "kokoro_jitter": kokoro_jitter_voices,
     "kokoro_en": kokoro_en_voices,
     "kokoro_en_jitter": kokoro_en_jitter_voices,
+    "kokoro_world": kokoro_world_voices,
     "piper": piper_voices,
 }
 
