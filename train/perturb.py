@@ -1,5 +1,5 @@
 """The perturbations of a training batch that the config turns on: a re-draw through a
-VAE, a frequency warp (VTLP), a random channel, SpecAugment masks."""
+VAE, a frequency warp (VTLP), a random channel, a narrower band, SpecAugment masks."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def augment(
         batch = data.frequency_warp(batch, rng, config.features, config.vtlp)
     if config.channel_eq_db > 0:
         batch = data.channel_eq(batch, rng, stats, config.channel_eq_db)
+    if config.band_limit > 0:
+        batch = data.band_limit(batch, rng, stats, config.features, config.band_limit)
     if config.spec_augment:
         batch = data.spec_augment(
             batch,
