@@ -6,6 +6,10 @@ model's CER, the difference B - A, and its 95% interval from resampling the utte
 replacement (the paired bootstrap of Koehn 2004). When the interval excludes 0 the test set
 separates the models; when it straddles 0 the difference is within what another draw of
 utterances could give, which is what ablation tables on a few hundred utterances need.
+
+``--send-rate 8000`` sends every utterance at 8 kHz, as a telephone client (Asterisk) does:
+the audio is resampled down first and the recogniser resamples it back up, as the daemon
+would. It measures how much a narrow channel costs a model on speech it otherwise reads.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
+import soxr
 
 from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY
@@ -32,6 +37,14 @@ def character_edits(reference: str, hypothesis: str) -> int:
         return len(reference)
     out = jiwer.process_characters(reference, hypothesis)
     return int(out.substitutions + out.deletions + out.insertions)
+
+
+def as_sent(samples: np.ndarray, rate: int, send_rate: int | None) -> tuple[np.ndarray, int]:
+    """The audio as a client sending at ``send_rate`` would send it (None: unchanged)."""
+    if send_rate is None or send_rate == rate:
+        return samples, rate
+    sent = soxr.resample(np.asarray(samples, np.float32), rate, send_rate, quality="HQ")
+    return np.asarray(sent, np.float32), send_rate
 
 
 def paired_bootstrap(
@@ -59,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="first N utterances of each manifest")
     add_engines_argument(p)
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument(
+        "--send-rate",
+        type=int,
+        choices=(8000, 11025, 16000, 22050, 44100, 48000),
+        help="send every utterance at this sample rate (8000: as a telephone client)",
+    )
     args = p.parse_args(argv)
     try:
         models = [Recognizer.from_file(m, EndpointConfig()) for m in (args.model_a, args.model_b)]
@@ -74,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for manifest in args.manifests:
         for record, audio in readable_audio(manifest, args.limit, engines=args.engines):
             lengths.append(len(record.text))
+            samples, rate = as_sent(audio.samples, audio.sample_rate, args.send_rate)
             for side, model in enumerate(models):
-                hyp = transcribe_streaming(model, audio.samples, audio.sample_rate, GREEDY)
+                hyp = transcribe_streaming(model, samples, rate, GREEDY)
                 edits[side].append(character_edits(record.text, hyp))
     a, b, n = (np.asarray(x, np.int64) for x in (*edits, lengths))
     low, high = paired_bootstrap(a, b, n, args.resamples)

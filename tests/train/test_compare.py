@@ -14,7 +14,7 @@ import pytest
 
 from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
-from train.compare import character_edits, paired_bootstrap
+from train.compare import as_sent, character_edits, paired_bootstrap
 
 
 @pytest.mark.parametrize(
@@ -53,5 +53,20 @@ def test_command_compares_two_models_on_real_speech(
     cmd = [sys.executable, "-m", "train.compare", str(model), str(model), str(manifest)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert "DIFF=+0.0000 CI95=[+0.0000,+0.0000] N=1 not separated" in out
+    narrow = subprocess.run([*cmd, "--send-rate", "8000"], capture_output=True, text=True)
+    assert narrow.returncode == 0 and "N=1" in narrow.stdout
     missing = subprocess.run([*cmd[:-1], str(tmp_path / "none.jsonl")], capture_output=True)
     assert missing.returncode == 2 and b"no such manifest" in missing.stderr
+
+
+def test_sent_at_8khz_keeps_the_telephone_band_only() -> None:
+    t = np.arange(16000) / 16000
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
+    sent, rate = as_sent((low + high).astype(np.float32), 16000, 8000)
+    assert rate == 8000 and abs(sent.size - 8000) <= 1
+    spectrum = np.abs(np.fft.rfft(sent[1000:7000] * np.hanning(6000)))
+    freqs = np.fft.rfftfreq(6000, 1 / 8000)
+    assert spectrum[np.argmin(np.abs(freqs - 1000))] > 1000 * spectrum[freqs > 2000].max()
+    same = np.ones(10, np.float32)
+    assert as_sent(same, 16000, None) == (same, 16000)
+    assert as_sent(same, 16000, 16000)[1] == 16000
