@@ -399,8 +399,8 @@ def band_limit(
         valid = np.flatnonzero(batch.frame_paddings[row] == 0)
         raw = frames[row][valid] * stats.std + stats.mean  # log-mel power
         passband = raw[:, (centres > 300.0) & (centres < 3400.0)]  # never cut; as measured
-        level = np.log(np.mean(np.exp(passband - passband.max(axis=1, keepdims=True)), axis=1))
-        level += passband.max(axis=1)  # log of the mean passband power, per frame
+        # The log of the mean passband power, per frame.
+        level = np.logaddexp.reduce(passband, axis=1) - np.log(passband.shape[1])
         # Deeper the further a band lies above the cutoff (0 next to it, 1 at the top).
         n_high = int(high.sum())
         above = np.zeros(cut.size)

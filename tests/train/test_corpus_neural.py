@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -124,13 +126,23 @@ def test_engine_failure_is_a_synthesis_error() -> None:
         voice.synthesize("hello")
 
 
-def test_english_catalogue_holds_out_whole_speakers() -> None:
-    speakers = neural.kokoro_en_speakers()
-    assert speakers == neural.kokoro_en_speakers()
-    idents = [s.ident for s in speakers]
-    assert len(set(idents)) == len(neural.KOKORO_EN_VOICES) + neural.KOKORO_EN_BLENDS
+def _catalogue(
+    draw: Callable[[], list[neural.KokoroSpeaker]], voices: tuple[str, ...], blends: int
+) -> list[neural.KokoroSpeaker]:
+    """A catalogue's speakers, checked to be seeded, distinct, and to begin with every voice
+    once on its own."""
+    speakers = draw()
+    assert speakers == draw()
+    assert len({s.ident for s in speakers}) == len(voices) + blends
     alone = [s.weights[0][0] for s in speakers if len(s.weights) == 1]
-    assert alone == list(neural.KOKORO_EN_VOICES)  # every voice once, on its own
+    assert alone == list(voices)  # every voice once, on its own
+    return speakers
+
+
+def test_english_catalogue_holds_out_whole_speakers() -> None:
+    speakers = _catalogue(
+        neural.kokoro_en_speakers, neural.KOKORO_EN_VOICES, neural.KOKORO_EN_BLENDS
+    )
     held_blends = 0
     for s in speakers:
         assert neural.parse_kokoro_ident(s.ident) == s
@@ -189,12 +201,9 @@ def test_jittered_english_speakers_move_off_the_english_hull() -> None:
 
 
 def test_world_catalogue_holds_out_whole_speakers() -> None:
-    speakers = neural.kokoro_world_speakers()
-    assert speakers == neural.kokoro_world_speakers()
-    idents = [s.ident for s in speakers]
-    assert len(set(idents)) == len(neural.KOKORO_WORLD_VOICES) + neural.KOKORO_WORLD_BLENDS
-    alone = [s.weights[0][0] for s in speakers if len(s.weights) == 1]
-    assert alone == list(neural.KOKORO_WORLD_VOICES)  # every voice once, on its own
+    speakers = _catalogue(
+        neural.kokoro_world_speakers, neural.KOKORO_WORLD_VOICES, neural.KOKORO_WORLD_BLENDS
+    )
     held_out = neural.KOKORO_WORLD_HELDOUT | neural.KOKORO_EN_HELDOUT
     held_blends = 0
     for s in speakers:

@@ -114,7 +114,9 @@ class KokoroSpeaker:
 
 
 _MIX_PART = re.compile(r"([a-z]+(?:_[a-z]+)?)(\d+\.\d+)")
-_MIXABLE = frozenset(KOKORO_STYLES) | frozenset(KOKORO_EN_VOICES) | frozenset(KOKORO_WORLD_VOICES)
+# Every style a mix may name, in the order an ident lists them.
+_STYLE_ORDER = (*KOKORO_STYLES, *KOKORO_EN_VOICES, *KOKORO_WORLD_VOICES)
+_MIXABLE = frozenset(_STYLE_ORDER)
 
 
 def parse_kokoro_ident(ident: str) -> KokoroSpeaker:
@@ -268,9 +270,7 @@ def _accent(voice: str) -> str:
 
 
 def _style_order(item: tuple[str, float]) -> int:
-    name = item[0]
-    order = (*KOKORO_STYLES, *KOKORO_EN_VOICES, *KOKORO_WORLD_VOICES)
-    return order.index(name)
+    return _STYLE_ORDER.index(item[0])
 
 
 def _round_to_simplex(mix: dict[str, float]) -> dict[str, float]:
@@ -356,12 +356,13 @@ def _kokoro() -> tuple[Any, dict[str, np.ndarray]]:
 
 
 @functools.cache
-def _kokoro_en_styles() -> dict[str, np.ndarray]:
+def _kokoro_js_styles() -> dict[str, np.ndarray]:
+    """kokoro-js's style vectors: the English voices and those of other languages."""
     from train.corpus import kokoro_js
 
     if not kokoro_js.available():
         raise NeuralVoiceError(
-            f"Kokoro's English voices are missing from {kokoro_js.voices_dir()}: "
+            f"kokoro-js's voices are missing from {kokoro_js.voices_dir()}: "
             "run python -m train.corpus.kokoro_js (bin/train does)"
         )
     styles = {}
@@ -387,7 +388,7 @@ def speak_kokoro(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
     speaker = parse_kokoro_ident(ident)
     engine, styles = _kokoro()
     if any(name not in KOKORO_STYLES for name, _ in speaker.weights):
-        styles = styles | _kokoro_en_styles()
+        styles = styles | _kokoro_js_styles()
     speed = float(np.clip(rate, *KOKORO_SPEED_RANGE))
     try:
         audio, sample_rate = engine.create(

@@ -297,31 +297,30 @@ def kokoro_jitter_voices() -> list[Voice]:
 
 def kokoro_en_voices() -> list[Voice]:
     """Kokoro's own English speakers and their blends (neural.kokoro_en_speakers())."""
-    return _kokoro_en_catalogue("kokoro_en", neural.kokoro_en_speakers)
+    return _kokoro_js_catalogue("kokoro_en", neural.kokoro_en_speakers)
 
 
 def kokoro_en_jitter_voices() -> list[Voice]:
     """The jittered English speakers of neural.kokoro_en_jitter_speakers()."""
-    return _kokoro_en_catalogue("kokoro_en_jitter", neural.kokoro_en_jitter_speakers)
+    return _kokoro_js_catalogue("kokoro_en_jitter", neural.kokoro_en_jitter_speakers)
 
 
 def kokoro_world_voices() -> list[Voice]:
     """Kokoro's speakers of other languages speaking English (neural.kokoro_world_speakers())."""
-    if not neural.kokoro_en_available():
-        return []
-    return [
-        _voice("kokoro_world", s.ident, neural.kokoro_world_heldout(s))
-        for s in neural.kokoro_world_speakers()
-    ]
+    return _kokoro_js_catalogue(
+        "kokoro_world", neural.kokoro_world_speakers, neural.kokoro_world_heldout
+    )
 
 
-def _kokoro_en_catalogue(
-    engine: str, speakers: Callable[[], list[neural.KokoroSpeaker]]
+def _kokoro_js_catalogue(
+    engine: str,
+    speakers: Callable[[], list[neural.KokoroSpeaker]],
+    heldout: Callable[[neural.KokoroSpeaker], bool] = neural.kokoro_en_heldout,
 ) -> list[Voice]:
-    """An English catalogue as voices of ``engine``, held out by neural.kokoro_en_heldout."""
+    """A catalogue of kokoro-js's voices as voices of ``engine``, held out by ``heldout``."""
     if not neural.kokoro_en_available():
         return []
-    return [_voice(engine, s.ident, neural.kokoro_en_heldout(s)) for s in speakers()]
+    return [_voice(engine, s.ident, heldout(s)) for s in speakers()]
 
 
 def piper_voices() -> list[Voice]:
