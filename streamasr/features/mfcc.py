@@ -106,7 +106,7 @@ def _mel_filterbank(n_mels: int, fmin: float, fmax: float) -> FloatArray:
 
 
 @functools.lru_cache(maxsize=8)
-def _dct_matrix(n_mels: int, n_mfcc: int) -> FloatArray:
+def dct_matrix(n_mels: int, n_mfcc: int) -> FloatArray:
     """Orthonormal DCT-II, shape [n_mels, n_mfcc] (as scipy.fft.dct(norm='ortho'))."""
     n = np.arange(n_mels)[:, None]
     k = np.arange(n_mfcc)[None, :]
@@ -116,18 +116,18 @@ def _dct_matrix(n_mels: int, n_mfcc: int) -> FloatArray:
     return out
 
 
-_WINDOW = np.hamming(WINDOW_SAMPLES).astype(np.float32)
+HAMMING = np.hamming(WINDOW_SAMPLES).astype(np.float32)
 
 
 def frames_from_windows(config: FeatureConfig, windows: FloatArray) -> FloatArray:
     """[n, WINDOW_SAMPLES] pre-emphasised windows -> [n, config.dim] features."""
-    spectrum = np.fft.rfft(windows * _WINDOW, n=N_FFT, axis=-1)
+    spectrum = np.fft.rfft(windows * HAMMING, n=N_FFT, axis=-1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
     mel = power @ _mel_filterbank(config.n_mels, config.fmin, config.fmax)
     log_mel = np.log(np.maximum(mel, LOG_FLOOR))
     out: FloatArray = log_mel.astype(np.float32)
     if config.n_mfcc:
-        out = (out @ _dct_matrix(config.n_mels, config.n_mfcc)).astype(np.float32)
+        out = (out @ dct_matrix(config.n_mels, config.n_mfcc)).astype(np.float32)
     return out
 
 
@@ -141,22 +141,29 @@ def windows(
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
     if x.size == 0:
         return state, np.zeros((0, WINDOW_SAMPLES), np.float32)
-    previous = np.concatenate([[state.last_sample], x[:-1]]).astype(np.float32)
-    emphasised = x - np.float32(preemphasis) * previous
-    signal = np.concatenate([state.pending, emphasised])
+    a = np.float32(preemphasis)
+    signal = np.empty(state.pending.size + x.size, np.float32)
+    signal[: state.pending.size] = state.pending
+    emphasised = signal[state.pending.size :]
+    emphasised[0] = x[0] - a * np.float32(state.last_sample)
+    np.subtract(x[1:], a * x[:-1], out=emphasised[1:])
     n_frames = (
         0 if signal.size < WINDOW_SAMPLES else 1 + (signal.size - WINDOW_SAMPLES) // HOP_SAMPLES
     )
-    if n_frames:
-        framed = np.lib.stride_tricks.sliding_window_view(signal, WINDOW_SAMPLES)[::HOP_SAMPLES]
-    else:
-        framed = np.zeros((0, WINDOW_SAMPLES), np.float32)
+    # Frame i is a view of signal[i * HOP : i * HOP + WINDOW] (no copy); the direct
+    # constructor costs a microsecond where sliding_window_view costs thirty, per call.
+    framed: FloatArray = np.ndarray(
+        (n_frames, WINDOW_SAMPLES),
+        np.float32,
+        buffer=signal,
+        strides=(HOP_SAMPLES * signal.itemsize, signal.itemsize),
+    )
     new_state = ExtractorState(
         pending=signal[n_frames * HOP_SAMPLES :].copy(),
         last_sample=float(x[-1]),
         samples_seen=state.samples_seen + x.size,
     )
-    return new_state, framed[:n_frames]
+    return new_state, framed
 
 
 def extract(
