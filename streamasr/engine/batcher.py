@@ -43,7 +43,7 @@ from streamasr.engine.jobs import (
 from streamasr.engine.jobs import StreamClosedError as StreamClosedError
 from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import decode_frames
-from streamasr.features import mfcc
+from streamasr.features import compiled, mfcc
 from streamasr.model.step import BATCH_BUCKETS, bucket_for
 
 FloatArray = npt.NDArray[np.float32]
@@ -151,6 +151,8 @@ class Batcher:
                     *_, self._state = self._run(self.recognizer.params, self._state, idx, frames)
                     k *= 2
             self._state.lstm_h.block_until_ready()
+        # A round's windows: about ten per stream per 100 ms message.
+        compiled.for_config(self.recognizer.artifact.features).warm_up(limit * 16)
 
     # ---- streams ---------------------------------------------------------------------
     @property
@@ -308,7 +310,7 @@ class Batcher:
     def _features_all(self, work: list[_Work]) -> None:
         """Every job's model-ready frames into ``w.frames`` (and its whole steps into
         ``w.job_steps``). Per stream only the cheap framing runs; the spectra, filterbank and
-        logs of all streams' new frames are one vectorised call, not one per stream."""
+        logs of all streams' new frames are one compiled call, not one per stream."""
         fps = self.recognizer.frames_per_step
         features = self.recognizer.artifact.features
         framed: list[FloatArray] = []  # per job of every healthy stream, in order
@@ -333,10 +335,8 @@ class Batcher:
             framed += windows
             healthy.append(w)
         counts = [f.shape[0] for f in framed]
-        raw = (
-            mfcc.frames_from_windows(features, np.concatenate(framed))
-            if sum(counts)
-            else np.zeros((0, features.dim), np.float32)
+        raw = compiled.for_config(features)(
+            np.concatenate(framed) if framed else np.zeros((0, mfcc.WINDOW_SAMPLES), np.float32)
         )
         pieces = iter(np.split(raw, np.cumsum(counts)[:-1]) if counts else [])
         for w in healthy:
@@ -388,10 +388,7 @@ class Batcher:
         stream = w.stream
         if w.error is not None:
             return [failed_reply(w.jobs[0], w.error)]
-        vocab = self.recognizer.config.vocab_size
-        log_probs = np.concatenate(w.log_probs) if w.log_probs else np.zeros((0, vocab), np.float32)
-        ids = np.concatenate([b for b, _ in w.best]) if w.best else np.zeros(0, np.int32)
-        top = np.concatenate([t for _, t in w.best]) if w.best else np.zeros(0, np.float32)
+        log_probs, ids, top = self._chunks_of(w)
         replies = []
         offset = 0
         for job, steps in zip(w.jobs, w.job_steps, strict=True):
@@ -410,8 +407,23 @@ class Batcher:
             )
         return replies
 
+    def _chunks_of(self, w: _Work) -> tuple[FloatArray, IntArray, FloatArray]:
+        """The round's log-probs, best symbols and their log-probs of one stream, in order
+        (most rounds step a stream once: then no copy)."""
+        if len(w.log_probs) == 1:
+            return w.log_probs[0], w.best[0][0], w.best[0][1]
+        if not w.log_probs:
+            vocab = self.recognizer.config.vocab_size
+            return np.zeros((0, vocab), np.float32), np.zeros(0, np.int32), _NO_TOPS
+        return (
+            np.concatenate(w.log_probs),
+            np.concatenate([b for b, _ in w.best]),
+            np.concatenate([t for _, t in w.best]),
+        )
+
 
 _NO_FRAMES = np.zeros((0, 0), np.float32)
+_NO_TOPS = np.zeros(0, np.float32)
 
 __all__ = [
     "Batcher",

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from streamasr.audio.resample import StreamResampler
 from streamasr.constants import SAMPLE_RATE
-from streamasr.features import mfcc
+from streamasr.features import compiled, mfcc
 from streamasr.features.normalize import FeatureStats
 
 FloatArray = npt.NDArray[np.float32]
@@ -46,7 +46,7 @@ class Frontend:
         return self.take(self._features(self.flush_windows()), final=True)
 
     # The two halves of push/flush, for callers that compute the features of many streams
-    # in one call (mfcc.frames_from_windows) between them: windows -> features -> take.
+    # in one call (compiled.for_config) between them: windows -> features -> take.
     def windows(self, samples: FloatArray) -> FloatArray:
         """Accept samples at the stream's rate; return the windows of the new frames."""
         self.input_samples += int(np.asarray(samples).size)
@@ -79,6 +79,6 @@ class Frontend:
         return framed
 
     def _features(self, framed: FloatArray) -> FloatArray:
-        if framed.shape[0] == 0:
-            return np.zeros((0, self.features.dim), np.float32)
-        return mfcc.frames_from_windows(self.features, framed)
+        # The compiled extractor the batcher runs for many streams at once, so a stream
+        # alone (offline, microphone) sees exactly the frames it would see in a batch.
+        return compiled.for_config(self.features)(framed)
