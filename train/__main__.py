@@ -21,7 +21,8 @@ from train.train import train_and_evaluate
 # Flags whose dest is the TrainConfig field they set.
 OPTIONS = ("time_budget_minutes", "train_manifests", "valid_manifests", "pretrain",
            "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
-           "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "band_limit", "init_model",
+           "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "band_limit", "smooth_spectrum",
+           "init_model",
            "peak_learning_rate", "warmup_steps", "heldout_engines")  # fmt: skip
 SHAPE = ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")  # ModelConfig
 
@@ -141,6 +142,13 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         default=d.band_limit,
         help="share of training utterances cut to a random narrower band, most to a "
         "telephone's (0 to 1; default %(default)s)",
+    )
+    p.add_argument(
+        "--smooth-spectrum",
+        type=float,
+        default=d.smooth_spectrum,
+        help="share of training utterances smoothed across frequency to their spectral "
+        "envelope, without the voice's harmonics (0 to 1; default %(default)s)",
     )
     p.add_argument(
         "--init",

@@ -412,6 +412,37 @@ def band_limit(
     return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
 
 
+# How much of the spectral envelope a smoothed utterance keeps: the first K of the log-mel's
+# DCT coefficients (of 80), K drawn per utterance. At 80 bands the harmonics of a voice's
+# pitch (100-250 Hz apart: 3 to 8 bands below 1 kHz) lie at coefficients of about 20 to 50;
+# the formants, what words are made of, below 12.
+SMOOTH_KEEP_COEFFICIENTS = (12, 24)
+
+
+def smooth_spectrum(
+    batch: Batch, rng: np.random.Generator, stats: FeatureStats, share: float
+) -> Batch:
+    """A ``share`` of the utterances with their log-mel spectra smoothed across frequency
+    (liftered: only the lowest DCT coefficients kept), so that the voice's harmonics and a
+    vocoder's fine spectral texture are gone and only the envelope is left. Why: every
+    training voice comes out of some synthesizer's vocoder, with pitch and fine structure
+    more regular than a person's; a model that can also read the envelope alone has less
+    of the engine to lean on (held-out engines, real speech)."""
+    frames = batch.frames.copy()
+    n_bands = frames.shape[-1]
+    basis = mfcc.dct_matrix(n_bands, n_bands).astype(np.float64)  # orthonormal: inverse = T
+    for row in range(frames.shape[0]):
+        if rng.random() >= share:
+            continue
+        keep = int(rng.integers(SMOOTH_KEEP_COEFFICIENTS[0], SMOOTH_KEEP_COEFFICIENTS[1] + 1))
+        valid = np.flatnonzero(batch.frame_paddings[row] == 0)
+        raw = frames[row][valid] * stats.std + stats.mean  # log-mel power
+        cepstrum = raw @ basis
+        smooth = cepstrum[:, :keep] @ basis[:, :keep].T
+        frames[row][valid] = ((smooth - stats.mean) / stats.std).astype(np.float32)
+    return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
+
+
 def spec_augment(
     batch: Batch,
     rng: np.random.Generator,

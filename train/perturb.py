@@ -1,5 +1,6 @@
 """The perturbations of a training batch that the config turns on: a re-draw through a
-VAE, a frequency warp (VTLP), a random channel, a narrower band, SpecAugment masks."""
+VAE, a frequency warp (VTLP), a random channel, a narrower band, a smoothed spectrum,
+SpecAugment masks."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def augment(
         batch = data.channel_eq(batch, rng, stats, config.channel_eq_db)
     if config.band_limit > 0:
         batch = data.band_limit(batch, rng, stats, config.features, config.band_limit)
+    if config.smooth_spectrum > 0:
+        batch = data.smooth_spectrum(batch, rng, stats, config.smooth_spectrum)
     if config.spec_augment:
         batch = data.spec_augment(
             batch,

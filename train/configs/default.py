@@ -43,6 +43,7 @@ class TrainConfig:
     vtlp: float = 0.0  # frequency warp per utterance, up to +-this share (0: off)
     channel_eq_db: float = 0.0  # random smooth gain curve per utterance, up to +-this dB (0: off)
     band_limit: float = 0.0  # share of utterances cut to a random narrower band (0: off)
+    smooth_spectrum: float = 0.0  # share of utterances reduced to their spectral envelope
     init_model: str = ""  # a model file to fine-tune: its weights and normalisation statistics
     spec_augment: bool = True  # frequency and time masks on training batches
     freq_masks: int = 2  # masks per utterance, each up to freq_mask_width bands
@@ -117,6 +118,7 @@ class TrainConfig:
         need(0.0 <= self.vtlp < 0.5, "vtlp", "must be in [0, 0.5)")
         need(0.0 <= self.channel_eq_db <= 30.0, "channel_eq_db", "must be in [0, 30] dB")
         need(0.0 <= self.band_limit <= 1.0, "band_limit", "must be in [0, 1]")
+        need(0.0 <= self.smooth_spectrum <= 1.0, "smooth_spectrum", "must be in [0, 1]")
         for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
             need(getattr(self, name) >= 0, name, "must be >= 0")
         need(self.seed >= 0, "seed", "must be >= 0")
