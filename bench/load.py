@@ -237,7 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
     p.add_argument("--gather-ms", type=float, help="serve --gather-ms (default: the daemon's)")
-    p.add_argument("--loop", help="serve --loop (default: the daemon's)")
     p.add_argument(
         "--client-cpus",
         type=int,
@@ -273,8 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
     if args.gather_ms is not None:
         cmd += ["--gather-ms", str(args.gather_ms)]
-    if args.loop is not None:
-        cmd += ["--loop", args.loop]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -10,7 +10,7 @@ import os
 import signal
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -124,13 +124,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "its share of --max-connections): Python runs one thread at a time, so using more "
         "than about one core takes more processes (default: %(default)s)",
     )
-    p.add_argument(
-        "--loop",
-        choices=defaults.LOOPS,
-        default=defaults.DEFAULT_LOOP,
-        help="event loop: uvloop (libuv, less CPU per message) or Python's own asyncio "
-        "(default: %(default)s)",
-    )
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--no-warmup",
@@ -222,23 +215,13 @@ def run(args: argparse.Namespace) -> int:
     from streamasr.audio.mic import MicError
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
-            return runner.run(_serve(model, decoding, options, args))
+        return asyncio.run(_serve(model, decoding, options, args))
     except KeyboardInterrupt:
         return 130
     except MicError as e:
         return fail(PROG, str(e))
     except OSError as e:  # e.g. the port is taken
         return fail(PROG, str(e))
-
-
-def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop ``--loop`` names (None: asyncio's default)."""
-    if name == "uvloop":
-        import uvloop
-
-        return uvloop.new_event_loop
-    return None
 
 
 async def _serve(
@@ -280,15 +263,7 @@ async def _serve(
             mic = MicBroadcast(server, batcher, device=args.device)
             await mic.start()
         scheme = "wss" if options.ssl_context else "ws"
-        loop = type(asyncio.get_running_loop())
-        log.info(
-            "listening on %s://%s:%d (event loop %s.%s)",
-            scheme,
-            options.host,
-            server.port,
-            loop.__module__,
-            loop.__name__,
-        )
+        log.info("listening on %s://%s:%d", scheme, options.host, server.port)
         await stop.wait()
         log.info("draining")
     finally:

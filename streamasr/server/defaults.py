@@ -15,10 +15,6 @@ DEFAULT_IDLE_TIMEOUT = 60.0  # seconds without a message before a session ends
 DEFAULT_MAX_SESSION_SECONDS = 4 * 3600.0  # wall-clock session limit
 DEFAULT_DRAIN_TIMEOUT = 10.0  # seconds SIGTERM waits for live sessions' finals
 DEFAULT_WORKERS = 1  # server processes sharing the port
-# The event loop: uvloop (libuv) or the standard library's. Every audio message and every
-# reply passes through it, and uvloop's is the cheaper pass (docs/performance.md).
-LOOPS = ("uvloop", "asyncio")
-DEFAULT_LOOP = "uvloop"
 # How long the recognizer's round may wait for more streams' audio before one batched step.
 # Off: on the 2-core CPU host a 20 ms window cost latency and bought no streams
 # (docs/performance.md); it is for hosts where each call of the step is dear (accelerators).
