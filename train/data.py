@@ -439,7 +439,7 @@ def smooth_spectrum(
         raw = frames[row][valid] * stats.std + stats.mean  # log-mel power
         cepstrum = raw @ basis
         smooth = cepstrum[:, :keep] @ basis[:, :keep].T
-        frames[row][valid] = ((smooth - stats.mean) / stats.std).astype(np.float32)
+        frames[row][valid] = stats.apply(smooth)
     return Batch(frames, batch.frame_paddings, batch.labels, batch.label_paddings, batch.indices)
 
 

@@ -7,23 +7,12 @@ import pytest
 import soxr
 
 from streamasr.features import mfcc
-from streamasr.features.mfcc import FeatureConfig
-from streamasr.features.normalize import FeatureStats
+from tests.train.feature_batches import CONFIG, STATS, batch_of
 from train.__main__ import main as train_main
 from train.configs.default import get_smoke_config
-from train.data import NATS_PER_DB, Batch, band_limit
+from train.data import NATS_PER_DB, band_limit
 
-CONFIG = FeatureConfig()
 CENTRES = mfcc.band_edges_hz(CONFIG.n_mels, CONFIG.fmin, CONFIG.fmax)[1:-1]
-STATS = FeatureStats(
-    np.full(CONFIG.n_mels, -5.0, np.float32), np.full(CONFIG.n_mels, 4.5, np.float32)
-)
-
-
-def _batch(frames: np.ndarray, paddings: np.ndarray) -> Batch:
-    rows = frames.shape[0]
-    labels, label_paddings = np.zeros((rows, 4), np.int32), np.ones((rows, 4), np.float32)
-    return Batch(frames, paddings, labels, label_paddings, np.arange(rows))
 
 
 def test_the_cut_bands_hold_what_an_8khz_round_trip_leaves() -> None:
@@ -35,7 +24,7 @@ def test_the_cut_bands_hold_what_an_8khz_round_trip_leaves() -> None:
     narrow = soxr.resample(soxr.resample(audio, 16000, 8000), 8000, 16000).astype(np.float32)
     real = mfcc.extract_all(CONFIG, narrow)[: full.shape[0]].mean(axis=0)
     frames = np.stack([STATS.apply(full)] * 8)
-    out = band_limit(_batch(frames, np.zeros(frames.shape[:2], np.float32)),
+    out = band_limit(batch_of(frames, np.zeros(frames.shape[:2], np.float32)),
                      np.random.default_rng(1), STATS, CONFIG, 1.0)  # fmt: skip
     top = CENTRES > 7000.0
     for row in range(8):
@@ -51,7 +40,7 @@ def test_passband_padding_and_share() -> None:
     paddings = np.zeros((64, 40), np.float32)
     paddings[3, 25:] = 1.0
     frames[3, 25:] = 0.0
-    batch = _batch(frames, paddings)
+    batch = batch_of(frames, paddings)
     np.testing.assert_array_equal(band_limit(batch, rng, STATS, CONFIG, 0.0).frames, frames)
     out = band_limit(batch, np.random.default_rng(3), STATS, CONFIG, 1.0).frames
     np.testing.assert_array_equal(frames, batch.frames)  # the input batch is not modified

@@ -10,20 +10,8 @@ import numpy as np
 import soundfile as sf
 
 from streamasr.features import mfcc
-from streamasr.features.mfcc import FeatureConfig
-from streamasr.features.normalize import FeatureStats
-from train.data import Batch, smooth_spectrum
-
-CONFIG = FeatureConfig()
-STATS = FeatureStats(
-    np.full(CONFIG.n_mels, -5.0, np.float32), np.full(CONFIG.n_mels, 4.5, np.float32)
-)
-
-
-def _batch(frames: np.ndarray, paddings: np.ndarray) -> Batch:
-    rows = frames.shape[0]
-    labels, label_paddings = np.zeros((rows, 4), np.int32), np.ones((rows, 4), np.float32)
-    return Batch(frames, paddings, labels, label_paddings, np.arange(rows))
+from tests.train.feature_batches import CONFIG, STATS, batch_of
+from train.data import smooth_spectrum
 
 
 def _voiced_speech(speak: Callable[[str], Path]) -> np.ndarray:
@@ -43,7 +31,7 @@ def test_harmonics_go_and_the_envelope_stays(speak: Callable[[str], Path]) -> No
     raw = _voiced_speech(speak)
     loud = raw.mean(axis=1) > np.percentile(raw.mean(axis=1), 50)  # the voiced half
     frames = STATS.apply(raw)[None]
-    out = smooth_spectrum(_batch(frames, np.zeros(frames.shape[:2], np.float32)),
+    out = smooth_spectrum(batch_of(frames, np.zeros(frames.shape[:2], np.float32)),
                           np.random.default_rng(0), STATS, 1.0)  # fmt: skip
     smoothed = out.frames[0] * STATS.std + STATS.mean
     assert _ripple(smoothed[loud]) < 0.2 * _ripple(raw[loud])
@@ -57,9 +45,9 @@ def test_a_share_of_utterances_and_never_the_padding() -> None:
     frames = rng.normal(size=(200, 30, CONFIG.n_mels)).astype(np.float32)
     paddings = np.zeros((200, 30), np.float32)
     paddings[:, 20:] = 1.0
-    out = smooth_spectrum(_batch(frames, paddings), np.random.default_rng(1), STATS, 0.3)
+    out = smooth_spectrum(batch_of(frames, paddings), np.random.default_rng(1), STATS, 0.3)
     changed = np.any(out.frames != frames, axis=(1, 2))
     assert 40 <= changed.sum() <= 80
     np.testing.assert_array_equal(out.frames[:, 20:], frames[:, 20:])
-    same = smooth_spectrum(_batch(frames, paddings), np.random.default_rng(1), STATS, 0.0)
+    same = smooth_spectrum(batch_of(frames, paddings), np.random.default_rng(1), STATS, 0.0)
     np.testing.assert_array_equal(same.frames, frames)
