@@ -1,9 +1,10 @@
 """The features of many windows in one compiled call: what the daemon runs every round.
 
 The same arithmetic as ``mfcc.frames_from_windows`` (Hamming window, 512-point power
-spectrum, mel filterbank, log, optional DCT), but as one XLA program in float32. On the
-two-core machine it is ~4x faster than numpy for a round's windows (numpy's FFT works in
-float64 and every step is a separate pass over memory). Row counts are padded to a few
+spectrum, mel filterbank, log, optional DCT), but as one XLA program in float32, where
+numpy's FFT works in float64 and every step is a separate pass over memory. With the
+cheaper framing in ``mfcc.windows`` it halved the engine's CPU per stream
+(``bin/bench engine``, docs/performance.md). Row counts are padded to a few
 bucket sizes and split into calls of at most ``MAX_ROWS``, so a handful of compiled
 shapes serve every round. Results agree with the numpy reference to float32 rounding
 (``tests/features/test_compiled.py``); each stream's frames do not depend on which other
