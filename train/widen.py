@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rnn-hidden", type=int, required=True, help="units per layer")
     parser.add_argument("--seed", type=int, default=0, help="draws of the new units' weights")
     args = parser.parse_args(argv)
-    wide = widen(artifact.load(args.model), args.rnn_hidden, args.seed)
+    try:  # ArtifactError is a ValueError: an unreadable file, a narrowing, a GRU
+        wide = widen(artifact.load(args.model), args.rnn_hidden, args.seed)
+    except ValueError as e:
+        parser.error(str(e))
     artifact.save(wide, args.out)
     print(f"{args.out}: rnn_hidden {wide.model.rnn_hidden} (from {args.model})")
 

@@ -65,3 +65,19 @@ def test_the_command_writes_a_loadable_model(tmp_path: Path) -> None:
     wide = artifact.load(tmp_path / "wide.streamasr")
     assert wide.model.rnn_hidden == 32
     assert wide.info is not None and wide.info["widened_from"] == 16
+
+
+def test_the_command_refuses_bad_input_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = tmp_path / "small.streamasr"
+    artifact.save(make_artifact(), small)
+    for args, message in (
+        ([str(tmp_path / "none.streamasr"), "--rnn-hidden", "32"], "no such model file"),
+        ([str(small), "--rnn-hidden", "8"], "cannot narrow"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main([args[0], str(tmp_path / "out.streamasr"), *args[1:]])
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out.streamasr").exists()
