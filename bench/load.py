@@ -12,7 +12,8 @@ nothing is lost and the clients kept their real-time schedule.
 The clients run in a separate process (their own interpreter), pinned to CPUs apart from
 the server's when the machine has at least four (``--client-cpus`` overrides; on fewer, both
 share every core and the figures are a lower bound for the server alone). The server's own
-CPU is reported per stream per audio-second (``cpu ms/s``).
+CPU is reported per stream per audio-second (``cpu ms/s``), and the client process's share of
+a core (``client %``): a level whose clients near 100% measures the clients, not the server.
 
 ``--profile`` runs ``py-spy record`` on the server for the whole run (without pausing it;
 ``--profile-native`` adds C frames, at a cost that moves the figures: bench/pyspy.py), writes
@@ -37,10 +38,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import soundfile as sf
@@ -67,6 +71,7 @@ class Level:
     late_sends: int = 0  # messages sent more than one chunk behind schedule
     errors: list[str] = field(default_factory=list)
     cpu_seconds: float = 0.0  # the server's, over the level
+    client_cpu_seconds: float = 0.0  # the client process's, over the level
     wall_seconds: float = 0.0
 
     @property
@@ -76,6 +81,10 @@ class Level:
     @property
     def cpu_percent(self) -> float:
         return 100 * self.cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
+
+    @property
+    def client_cpu_percent(self) -> float:
+        return 100 * self.client_cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
 
     @property
     def cpu_ms_per_stream_s(self) -> float:
@@ -183,6 +192,7 @@ def cpu_seconds(pid: int) -> float:
 async def drive(url: str, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
     """N real-time clients at once (in the client process)."""
     level = Level(n, args.sample_rate)
+    cpu0 = time.process_time()  # this (client) process's CPU: do the clients leave room?
     chunk = args.sample_rate * args.chunk_ms // 1000
     chunks = messages(pcm, chunk)
     tasks = []
@@ -194,11 +204,20 @@ async def drive(url: str, n: int, pcm: np.ndarray, args: argparse.Namespace) -> 
         )
         await asyncio.sleep(args.chunk_ms / 1000 / n)
     await asyncio.gather(*tasks)
+    level.client_cpu_seconds = time.process_time() - cpu0
     return level
 
 
 def drive_level(url: str, n: int, pcm: np.ndarray, args: argparse.Namespace) -> Level:
     return asyncio.run(drive(url, n, pcm, args))
+
+
+def drain(stream: IO[str], keep: int = 50) -> deque[str]:
+    """Read ``stream`` to its end in a daemon thread; the returned deque holds its last
+    ``keep`` lines."""
+    tail: deque[str] = deque(maxlen=keep)
+    threading.Thread(target=lambda: tail.extend(stream), name="server-log", daemon=True).start()
+    return tail
 
 
 def split_cpus(available: Iterable[int], client_cpus: int | None) -> tuple[set[int], set[int]]:
@@ -301,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         if port is None:
             print("load: the server did not start", file=sys.stderr)
             return 2
+        # Keep reading its log: a pipe nobody reads fills (64 KiB, a few hundred session
+        # lines) and then the server's event loop blocks in its log handler, every client
+        # times out, and the level measures the bench instead of the server.
+        server_log = drain(server.stderr)
         url = f"ws://127.0.0.1:{port}"
         split = "shared" if server_cpus == client_cpus else f"clients on {sorted(client_cpus)}"
         print(f"server CPUs {sorted(server_cpus)}, clients in their own process ({split})")
@@ -308,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             spy = start_profiler(server.pid, profile, args.workers, args.profile_native)
         print(
             f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'lost':>6} "
-            f"{'late':>5} {'cpu %':>6} {'cpu ms/s':>8} {'errors':>6}  held"
+            f"{'late':>5} {'cpu %':>6} {'cpu ms/s':>8} {'client %':>8} {'errors':>6}  held"
         )
         for n in levels:
             cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
@@ -319,12 +342,17 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{n:>8} {level.pct(50):>8.1f} {level.pct(95):>8.1f} {level.pct(99):>8.1f} "
                 f"{level.lost:>6} {level.late_sends:>5} {level.cpu_percent:>6.0f} "
-                f"{level.cpu_ms_per_stream_s:>8.2f} {len(level.errors):>6}  "
+                f"{level.cpu_ms_per_stream_s:>8.2f} {level.client_cpu_percent:>8.0f} "
+                f"{len(level.errors):>6}  "
                 f"{'yes' if level.held else 'no'}",
                 flush=True,
             )
             if level.errors:
                 print(f"         first error: {level.errors[0][:200]}", flush=True)
+            if server.poll() is not None:
+                print(f"load: the server exited ({server.returncode}); its last log lines:")
+                print("".join(server_log), end="", file=sys.stderr)
+                break
             if level.held:
                 best = level
             elif args.stop_after_fail:
