@@ -124,6 +124,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "its share of --max-connections): Python runs one thread at a time, so using more "
         "than about one core takes more processes (default: %(default)s)",
     )
+    p.add_argument(
+        "--xla-threads",
+        type=int,
+        default=defaults.DEFAULT_XLA_THREADS,
+        help="threads XLA computes the model with, per server process (0: one per CPU; "
+        "default: %(default)s, which costs least CPU for the daemon's small batched calls)",
+    )
     p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--no-warmup",
@@ -186,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.xla_threads < 0:
+            raise ValueError(f"--xla-threads must be at least 0, got {args.xla_threads}")
         if not 0 <= args.gather_ms <= 1000:
             raise ValueError(f"--gather-ms must be in [0, 1000], got {args.gather_ms}")
         if args.workers > 1 and args.port == 0:
@@ -208,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
 
     if options.max_connections > BATCH_BUCKETS[-1]:
         return fail(PROG, f"--max-connections must be at most {BATCH_BUCKETS[-1]}")
+    from streamasr.model.cpu_threads import start_backend
+
+    start_backend(args.xla_threads)  # before the model: XLA sizes its pool once, at start
     try:
         model, decoding = load_model(args)
     except CommandError as e:

@@ -15,6 +15,10 @@ DEFAULT_IDLE_TIMEOUT = 60.0  # seconds without a message before a session ends
 DEFAULT_MAX_SESSION_SECONDS = 4 * 3600.0  # wall-clock session limit
 DEFAULT_DRAIN_TIMEOUT = 10.0  # seconds SIGTERM waits for live sessions' finals
 DEFAULT_WORKERS = 1  # server processes sharing the port
+# XLA's CPU compute threads per server process (0: one per CPU). One: the daemon's batched
+# calls are small, and a second thread made them 15-25% dearer in CPU and no faster, while
+# the websocket side needed the core (docs/performance.md). More cores: more --workers.
+DEFAULT_XLA_THREADS = 1
 # How long the recognizer's round may wait for more streams' audio before one batched step.
 # Off: on the 2-core CPU host a 20 ms window cost latency and bought no streams
 # (docs/performance.md); it is for hosts where each call of the step is dear (accelerators).

@@ -89,6 +89,7 @@ def test_sigterm_drains_live_sessions(model_file: Path, speech: tuple[np.ndarray
         (["--model", "/nonexistent.streamasr"], "no such model file"),
         (["--tls-cert", "x.pem"], "go together"),
         (["--workers", "0"], "--workers must be at least 1"),
+        (["--xla-threads", "-1"], "--xla-threads must be at least 0"),
         (["--workers", "2"], "needs a fixed --port"),  # the helper passes --port 0
     ],
 )
