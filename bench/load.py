@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="serve --workers (%(default)s)")
     p.add_argument("--decoder", default=DEFAULT_KIND, help="serve --decoder (%(default)s)")
     p.add_argument("--gather-ms", type=float, help="serve --gather-ms (default: the daemon's)")
+    p.add_argument("--xla-threads", type=int, help="serve --xla-threads (default: the daemon's)")
     p.add_argument(
         "--client-cpus",
         type=int,
@@ -291,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
     if args.gather_ms is not None:
         cmd += ["--gather-ms", str(args.gather_ms)]
+    if args.xla_threads is not None:
+        cmd += ["--xla-threads", str(args.xla_threads)]
     if args.model:
         cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
