@@ -7,9 +7,11 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import ssl
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -211,7 +213,15 @@ def run(args: argparse.Namespace) -> int:
         child = argparse.Namespace(
             **{**vars(args), "workers": 1, "reuse_port": True, "max_connections": share}
         )
-        return supervise(_worker_main, (child,), args.workers)
+        # One metrics directory for all workers, so that any worker's /metrics sums them all.
+        from streamasr.server.metrics import MULTIPROCESS_DIR
+
+        shared = tempfile.mkdtemp(prefix="streamasr-metrics-")
+        os.environ[MULTIPROCESS_DIR] = shared  # the spawned workers inherit it
+        try:
+            return supervise(_worker_main, (child,), args.workers)
+        finally:
+            shutil.rmtree(shared, ignore_errors=True)
 
     from streamasr.model.step import BATCH_BUCKETS
 

@@ -1,8 +1,15 @@
 """Prometheus collectors of one server, in a registry of their own (several servers can
 live in one process, as in tests). No ``*_created`` series: each counter and histogram would
-carry a second series holding its creation time, which nobody graphs."""
+carry a second series holding its creation time, which nobody graphs.
+
+Under ``serve --workers N`` every worker process writes its values to files in the directory
+``PROMETHEUS_MULTIPROC_DIR`` names (prometheus_client's multiprocess mode, set up by the
+command before the workers start), and each worker's ``/metrics`` renders the sum of all of
+them: a scrape answered by any worker describes the whole daemon."""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,9 +30,18 @@ class Metrics:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide in prometheus_client; read at creation
         self.registry = CollectorRegistry()
         r = self.registry
-        self.streams = Gauge("streamasr_streams", "Live recognition sessions", registry=r)
+        # Gauges: summed over the live worker processes (multiprocess mode only).
+        self.streams = Gauge(
+            "streamasr_streams",
+            "Live recognition sessions",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.listeners = Gauge(
-            "streamasr_listeners", "Clients listening to the microphone broadcast", registry=r
+            "streamasr_listeners",
+            "Clients listening to the microphone broadcast",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.sessions = Counter("streamasr_sessions", "Recognition sessions accepted", registry=r)
         self.audio_seconds = Counter(
@@ -79,4 +95,14 @@ class Metrics:
         self.step_batch.observe(stats.batch)
 
     def render(self) -> bytes:
+        if MULTIPROCESS_DIR in os.environ:  # serve --workers: every worker's values, summed
+            from prometheus_client import multiprocess
+
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)
+
+
+# prometheus_client reads it when it is imported: the parent of the workers sets it.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"

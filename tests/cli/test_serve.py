@@ -140,3 +140,48 @@ def test_workers_share_the_port_and_drain_together(
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.timeout(120)
+def test_every_worker_reports_the_whole_daemons_metrics(model_file: Path) -> None:
+    """With --workers, a scrape lands on whichever worker the kernel picks: each must count
+    the sessions of all of them, not its own share."""
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = serve(
+        "--model", str(model_file), "--port", str(port), "--workers", "2", "--no-warmup",
+    )  # fmt: skip
+    sessions = 10
+    try:
+        assert wait_listening(proc) == port
+        assert wait_listening(proc) == port
+
+        async def session() -> None:
+            async with connect(f"ws://127.0.0.1:{port}") as ws:
+                await ws.send('{"eof": 1}')
+                await ws.recv()
+
+        async def many() -> None:
+            for _ in range(sessions):  # one after another: new connections, new hashes
+                await session()
+
+        asyncio.run(many())
+        counts = []
+        for _ in range(10):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                body = r.read().decode()
+            found = re.search(r"^streamasr_sessions_total ([0-9.e+]+)$", body, re.M)
+            assert found, body[:500]
+            counts.append(float(found.group(1)))
+        assert counts == [sessions] * len(counts)
+        assert re.search(r"^streamasr_streams 0\.0$", body, re.M), "no session is live now"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
