@@ -272,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--profile-top", type=int, default=25, help="functions to print")
     p.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (the interpreter's time, which the "
+        "event loop and the batcher share), and print each thread's top too",
+    )
+    p.add_argument(
         "--profile-native",
         action="store_true",
         help="profile C frames too (pauses the server at every sample: slows it a lot)",
@@ -331,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         split = "shared" if server_cpus == client_cpus else f"clients on {sorted(client_cpus)}"
         print(f"server CPUs {sorted(server_cpus)}, clients in their own process ({split})")
         if profile is not None:
-            spy = start_profiler(server.pid, profile, args.workers, args.profile_native)
+            spy = start_profiler(
+                server.pid, profile, args.workers, args.profile_native, args.profile_gil
+            )
         print(
             f"{'streams':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'lost':>6} "
             f"{'late':>5} {'cpu %':>6} {'cpu ms/s':>8} {'client %':>8} {'errors':>6}  held"
@@ -362,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
     finally:
         if spy is not None and profile is not None:
-            stop_profiler(spy, profile, args.profile_top)
+            stop_profiler(spy, profile, args.profile_top, per_thread=args.profile_gil)
         clients.shutdown()
         server.terminate()
         try:

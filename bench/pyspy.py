@@ -64,18 +64,31 @@ def top_functions(profile: dict[str, Any], n: int) -> list[tuple[str, float, flo
     return [(name, w / total, anywhere[name] / total) for name, w in own.most_common(n)]
 
 
+def by_thread(profile: dict[str, Any], n: int) -> list[tuple[str, list[tuple[str, float, float]]]]:
+    """``top_functions`` of each thread on its own samples, as (thread name, its top)."""
+    return [
+        (thread.get("name", "?"), top_functions({**profile, "profiles": [thread]}, n))
+        for thread in profile["profiles"]
+    ]
+
+
 def start_profiler(
-    pid: int, out: Path, workers: int, native: bool = False
+    pid: int, out: Path, workers: int, native: bool = False, gil: bool = False
 ) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid``. ``gil``: only the thread holding the GIL is sampled, so
+    the shares are of the interpreter's time, the resource the daemon's threads share."""
     cmd = [find_py_spy(), "record", "--format", "speedscope", "-o", str(out)]
     cmd += ["--native"] if native else ["--nonblocking"]
+    cmd += ["--gil"] if gil else []
     cmd += ["--rate", str(PROFILE_RATE), "--pid", str(pid)]
     if workers > 1:
         cmd.append("--subprocesses")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def stop_profiler(spy: subprocess.Popen[bytes], out: Path, n: int) -> None:
+def stop_profiler(
+    spy: subprocess.Popen[bytes], out: Path, n: int, per_thread: bool = False
+) -> None:
     """Stop py-spy (it writes its file on SIGINT) and print the top of the profile."""
     spy.send_signal(signal.SIGINT)
     try:
@@ -87,21 +100,27 @@ def stop_profiler(spy: subprocess.Popen[bytes], out: Path, n: int) -> None:
         print(f"load: py-spy wrote no profile: {err.decode(errors='replace')[-500:]}")
         return
     print(f"\nprofile: {out} (open in https://www.speedscope.app)")
-    print_top(json.loads(out.read_text()), n)
+    print_top(json.loads(out.read_text()), n, per_thread)
 
 
-def print_top(profile: dict[str, Any], n: int) -> None:
+def print_top(profile: dict[str, Any], n: int, per_thread: bool = False) -> None:
     print(f"{'self %':>7} {'total %':>8}  function")
     for name, own, anywhere in top_functions(profile, n):
         print(f"{100 * own:>7.1f} {100 * anywhere:>8.1f}  {name}")
+    if per_thread:
+        for thread, top in by_thread(profile, n):
+            print(f"\n{thread}: share of its own samples")
+            for name, own, anywhere in top:
+                print(f"{100 * own:>7.1f} {100 * anywhere:>8.1f}  {name}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("file", type=Path, help="speedscope profile (py-spy --format speedscope)")
     p.add_argument("--top", type=int, default=25, help="functions to print (%(default)s)")
+    p.add_argument("--per-thread", action="store_true", help="also each thread's own top")
     args = p.parse_args(argv)
-    print_top(json.loads(args.file.read_text()), args.top)
+    print_top(json.loads(args.file.read_text()), args.top, args.per_thread)
     return 0
 
 

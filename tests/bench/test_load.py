@@ -53,6 +53,24 @@ def test_top_functions_ranks_by_self_share_and_counts_total_once_per_sample() ->
     assert pyspy.top_functions(profile, 3)[2] == ("main (app.py:1)", 1 / 7, 1.0)
 
 
+def test_by_thread_ranks_each_thread_on_its_own_samples() -> None:
+    frames = [
+        {"name": "select", "file": "/x/selectors.py", "line": 4},
+        {"name": "step", "file": "/x/batcher.py", "line": 7},
+    ]
+    profile = {
+        "shared": {"frames": frames},
+        "profiles": [
+            {"name": "MainThread", "samples": [[0], [0], [1]], "weights": [1, 1, 2]},
+            {"name": "batcher", "samples": [[1], []], "weights": [3, 9]},  # 9 idle
+        ],
+    }
+    (main, main_top), (worker, worker_top) = pyspy.by_thread(profile, 5)
+    assert (main, worker) == ("MainThread", "batcher")
+    assert main_top == [("select (selectors.py:4)", 0.5, 0.5), ("step (batcher.py:7)", 0.5, 0.5)]
+    assert worker_top == [("step (batcher.py:7)", 1.0, 1.0)]  # idle samples count nowhere
+
+
 def test_profile_without_py_spy_names_the_package(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
