@@ -80,11 +80,14 @@ class Level:
 
     @property
     def cpu_percent(self) -> float:
-        return 100 * self.cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
+        return self._share_of_a_core(self.cpu_seconds)
 
     @property
     def client_cpu_percent(self) -> float:
-        return 100 * self.client_cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
+        return self._share_of_a_core(self.client_cpu_seconds)
+
+    def _share_of_a_core(self, cpu_seconds: float) -> float:
+        return 100 * cpu_seconds / self.wall_seconds if self.wall_seconds else math.nan
 
     @property
     def cpu_ms_per_stream_s(self) -> float:

@@ -43,19 +43,3 @@ def start_backend(threads: int) -> None:
         for task in os.listdir("/proc/self/task"):  # every thread: the pool's and ours
             with contextlib.suppress(ProcessLookupError):  # a thread that has exited
                 os.sched_setaffinity(int(task), allowed)
-
-
-def pool_threads() -> int:
-    """XLA's CPU compute threads alive in this process (Linux; 0 where unknown)."""
-    count = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return 0
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/comm") as f:
-                count += f.read().strip() == "tf_XLAEigen"
-        except OSError:
-            continue
-    return count

@@ -22,6 +22,8 @@ from prometheus_client import (
 
 from streamasr.engine.batcher import StepStats
 
+# prometheus_client reads it when it is imported: the parent of the workers sets it.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -102,7 +104,3 @@ class Metrics:
             multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
-
-
-# prometheus_client reads it when it is imported: the parent of the workers sets it.
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"

@@ -34,6 +34,12 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def wait_listening(proc: subprocess.Popen[str], timeout: float = 60) -> int:
     assert proc.stderr is not None
     lines = []
@@ -107,9 +113,7 @@ def test_workers_share_the_port_and_drain_together(
     from streamasr.audio.resample import resample
 
     pcm = (resample(*speech) * 32767).astype("<i2").tobytes()[:32000]
-    with socket.socket() as s:  # a free port (every worker must bind the same one)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # every worker must bind the same one
     proc = serve(
         "--model", str(model_file), "--port", str(port), "--workers", "2",
         "--no-warmup", "--sample-rate", "16000",
@@ -148,9 +152,7 @@ def test_every_worker_reports_the_whole_daemons_metrics(model_file: Path) -> Non
     the sessions of all of them, not its own share."""
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = serve(
         "--model", str(model_file), "--port", str(port), "--workers", "2", "--no-warmup",
     )  # fmt: skip

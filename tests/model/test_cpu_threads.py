@@ -12,19 +12,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Starts the backend, runs a matmul (the pool computes), and reports the pool's threads and
-# the CPUs each thread of the process may run on.
+# Starts the backend, runs a matmul (the pool computes), and reports the pool's threads
+# (XLA names them tf_XLAEigen) and the CPUs each thread of the process may run on.
 PROBE = """
 import json, os, sys
-from streamasr.model.cpu_threads import pool_threads, start_backend
+from streamasr.model.cpu_threads import start_backend
 start_backend(int(sys.argv[1]))
 import jax.numpy as jnp
 (jnp.ones((512, 512)) @ jnp.ones((512, 512))).block_until_ready()
-cpus = {}
+pool, cpus = 0, set()
 for task in os.listdir("/proc/self/task"):
+    pool += open(f"/proc/self/task/{task}/comm").read().strip() == "tf_XLAEigen"
     status = open(f"/proc/self/task/{task}/status").read()
-    cpus[task] = [l.split()[1] for l in status.splitlines() if l.startswith("Cpus_allowed_list")][0]
-print(json.dumps({"pool": pool_threads(), "cpus": sorted(set(cpus.values()))}))
+    cpus |= {l.split()[1] for l in status.splitlines() if l.startswith("Cpus_allowed_list")}
+print(json.dumps({"pool": pool, "cpus": sorted(cpus)}))
 """
 
 
