@@ -13,6 +13,7 @@ import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,9 +123,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=defaults.DEFAULT_WORKERS,
-        help="server processes sharing the port (SO_REUSEPORT; each loads the model and takes "
-        "its share of --max-connections): Python runs one thread at a time, so using more "
-        "than about one core takes more processes (default: %(default)s)",
+        help="server processes sharing the port (SO_REUSEPORT; each loads the model, and "
+        "--max-connections counts the sessions of all of them): Python runs one thread at a "
+        "time, so using more than about one core takes more processes (default: %(default)s)",
     )
     p.add_argument(
         "--xla-threads",
@@ -170,7 +171,9 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, session_count: Synchronized[int] | None = None) -> int:
+    """The command. ``session_count``: set in each worker of ``--workers N``, the count of
+    the daemon's sessions that all its workers share."""
     from streamasr.audio.resample import check_rate
     from streamasr.server.app import ServerOptions
     from streamasr.server.logs import configure
@@ -205,28 +208,16 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--mic needs --workers 1 (one process owns the microphone)")
     except (ValueError, OSError, ssl.SSLError) as e:
         return fail(PROG, str(e))
-    if args.workers > 1:
-        from streamasr.server.supervisor import supervise
-
-        # Each worker takes its share of the connections and binds the port with the others.
-        share = -(-args.max_connections // args.workers)
-        child = argparse.Namespace(
-            **{**vars(args), "workers": 1, "reuse_port": True, "max_connections": share}
-        )
-        # One metrics directory for all workers, so that any worker's /metrics sums them all.
-        from streamasr.server.metrics import MULTIPROCESS_DIR
-
-        shared = tempfile.mkdtemp(prefix="streamasr-metrics-")
-        os.environ[MULTIPROCESS_DIR] = shared  # the spawned workers inherit it
-        try:
-            return supervise(_worker_main, (child,), args.workers)
-        finally:
-            shutil.rmtree(shared, ignore_errors=True)
+    if args.workers > 1 and session_count is None:
+        return _supervise(args)
 
     from streamasr.model.step import BATCH_BUCKETS
 
-    if options.max_connections > BATCH_BUCKETS[-1]:
-        return fail(PROG, f"--max-connections must be at most {BATCH_BUCKETS[-1]}")
+    # Each process's recognizer holds at most the largest batch; a daemon of N workers, N times.
+    most = BATCH_BUCKETS[-1] * args.workers
+    if options.max_connections > most:
+        per_worker = f" ({BATCH_BUCKETS[-1]} per worker)" if args.workers > 1 else ""
+        return fail(PROG, f"--max-connections must be at most {most}{per_worker}")
     from streamasr.model.cpu_threads import start_backend
 
     start_backend(args.xla_threads)  # before the model: XLA sizes its pool once, at start
@@ -237,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     from streamasr.audio.mic import MicError
 
     try:
-        return asyncio.run(_serve(model, decoding, options, args))
+        return asyncio.run(_serve(model, decoding, options, args, session_count))
     except KeyboardInterrupt:
         return 130
     except MicError as e:
@@ -251,6 +242,7 @@ async def _serve(
     decoding: DecoderChoice,
     options: ServerOptions,
     args: argparse.Namespace,
+    session_count: Synchronized[int] | None,
 ) -> int:
     from streamasr.engine.batcher import Batcher
     from streamasr.model.step import BATCH_BUCKETS
@@ -276,7 +268,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = await AsrServer(batcher, options, metrics).start()
+    server = await AsrServer(batcher, options, metrics, session_count).start()
     mic = None
     try:
         if args.mic:
@@ -297,8 +289,28 @@ async def _serve(
     return 0
 
 
-def _worker_main(args: argparse.Namespace) -> None:
-    sys.exit(run(args))
+def _supervise(args: argparse.Namespace) -> int:
+    """``--workers N``: N servers on one port, one session limit and one set of metrics."""
+    import multiprocessing
+
+    from streamasr.server.metrics import MULTIPROCESS_DIR
+    from streamasr.server.supervisor import supervise
+
+    worker = argparse.Namespace(**{**vars(args), "reuse_port": True})
+    # The daemon's session count, in shared memory: --max-connections limits all workers
+    # together, whichever worker the kernel hands each connection to.
+    session_count = multiprocessing.get_context("spawn").Value("i", 0)
+    # One metrics directory for all workers, so that any worker's /metrics sums them all.
+    shared = tempfile.mkdtemp(prefix="streamasr-metrics-")
+    os.environ[MULTIPROCESS_DIR] = shared  # the spawned workers inherit it
+    try:
+        return supervise(_worker_main, (worker, session_count), args.workers)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _worker_main(args: argparse.Namespace, session_count: Synchronized[int]) -> None:
+    sys.exit(run(args, session_count))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,9 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -27,6 +29,7 @@ from streamasr.server.logs import LOGGER, PeerLimiter, log_for_peer
 from streamasr.server.metrics import Metrics
 from streamasr.server.protocol import CloseCode
 from streamasr.server.routes import refuse_request, response, static_file, text
+from streamasr.server.slots import SessionSlots
 from streamasr.server.wire import ServerConnection as _ExplainingConnection
 
 log = logging.getLogger(f"{LOGGER}.server")
@@ -72,11 +75,18 @@ class AsrServer:
     """The daemon's network side. ``async with AsrServer(...) as s`` serves until exit."""
 
     def __init__(
-        self, batcher: Batcher, options: ServerOptions, metrics: Metrics | None = None
+        self,
+        batcher: Batcher,
+        options: ServerOptions,
+        metrics: Metrics | None = None,
+        session_count: Synchronized[int] | None = None,
     ) -> None:
+        """``session_count``: the session count that all of ``serve --workers``'s processes
+        share, so that ``options.max_connections`` limits the daemon, not each worker."""
         self.batcher = batcher
         self.options = options
         self.metrics = metrics or Metrics()
+        self.slots = SessionSlots(options.max_connections, session_count)
         self._connections: set[Connection] = set()
         self._no_sessions = asyncio.Event()
         self._no_sessions.set()
@@ -185,9 +195,12 @@ class AsrServer:
                 self.metrics.refusals.labels("capacity").inc()
                 return text(503, "too many listeners\n")
             return None
-        if len(self._connections) >= self.options.max_connections or not self.batcher.free_slots:
+        if not self.batcher.free_slots or not self.slots.take():
             self.metrics.refusals.labels("capacity").inc()
             return text(503, "server is full, try again later\n")
+        # start() builds every connection as a wire.ServerConnection: it gives the slot back
+        # when the TCP connection is gone, however the handshake or the session ends.
+        cast(_ExplainingConnection, conn).on_lost = self.slots.give_back
         return None
 
     def _authorized(self, request: Request, query: str) -> bool:

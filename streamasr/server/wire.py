@@ -6,12 +6,16 @@
 - a request it cannot parse as HTTP (garbage, a body on a GET) gets ``400 Bad Request``
   instead of a silent hang-up.
 
+It also calls ``on_lost`` once its TCP connection is gone, however the handshake or the
+session ended: the server gives back the session slot it took on admitting the request.
+
 ``ServerConnection`` is what ``serve(create_connection=...)`` builds per TCP connection.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection as _WsConnection
@@ -53,3 +57,12 @@ class ServerConnection(_WsConnection):
     def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
         protocol.__class__ = _Protocol  # same state, the two answers above added
         super().__init__(protocol, *args, **kwargs)
+        self.on_lost: Callable[[], None] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            on_lost, self.on_lost = self.on_lost, None
+            if on_lost is not None:
+                on_lost()

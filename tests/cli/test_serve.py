@@ -187,3 +187,52 @@ def test_every_worker_reports_the_whole_daemons_metrics(model_file: Path) -> Non
         finally:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.timeout(120)
+def test_max_connections_limits_all_workers_together(model_file: Path) -> None:
+    """--max-connections is the daemon's limit, whichever worker the kernel hands each
+    connection to: two sessions are always admitted, a third never (a fixed share per
+    worker refused the second whenever both landed on one worker)."""
+    from websockets.exceptions import InvalidStatus
+
+    port = free_port()
+    proc = serve(
+        "--model", str(model_file), "--port", str(port), "--workers", "2", "--no-warmup",
+        "--max-connections", "2",
+    )  # fmt: skip
+    url = f"ws://127.0.0.1:{port}"
+
+    def live_sessions() -> float:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            found = re.search(r"^streamasr_streams ([0-9.e+]+)$", r.read().decode(), re.M)
+        assert found
+        return float(found.group(1))
+
+    async def rounds() -> None:
+        for _ in range(4):  # new connections, new hashes
+            first = await connect(url)
+            second = await connect(url)  # room for two, wherever the kernel puts them
+            for _ in range(4):
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(url)
+                assert refused.value.response.status_code == 503
+            await first.close()
+            await second.close()
+            # A session's count ends after its slot is back: then the next round has both.
+            while await asyncio.to_thread(live_sessions):
+                await asyncio.sleep(0.05)
+
+    try:
+        assert wait_listening(proc) == port
+        assert wait_listening(proc) == port
+        asyncio.run(asyncio.wait_for(rounds(), 60))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,45 @@ def test_refused_with_503_beyond_max_connections(
             await c.close()
             metrics = await asyncio.to_thread(get, f"http://127.0.0.1:{server.port}/metrics")
             assert 'streamasr_refusals_total{reason="capacity"} 1.0' in metrics[1]
+
+    run(go)
+
+
+def test_a_client_that_vanishes_gives_its_session_back(batcher: Batcher) -> None:
+    """A client that completes the handshake and then drops its TCP connection without a
+    close frame (a crashed program, a reset) does not keep its session: the one-session
+    daemon admits the next client."""
+
+    async def go() -> None:
+        async with running(batcher, max_connections=1) as server:
+            for _ in range(3):
+                while True:  # until the last session's slot is back
+                    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                    writer.write(
+                        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                        b"Connection: Upgrade\r\n"
+                        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        b"Sec-WebSocket-Version: 13\r\n\r\n"
+                    )
+                    status = await reader.readline()
+                    if b" 101 " in status:
+                        break  # admitted: it holds the one session
+                    assert b" 503 " in status, status
+                    writer.close()
+                    await asyncio.sleep(0.05)
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()  # a reset, no close frame
+                while True:  # the server notices the reset; then there is room again
+                    try:
+                        ws = await connect(f"ws://127.0.0.1:{server.port}")
+                        break
+                    except InvalidStatus as e:
+                        assert e.response.status_code == 503
+                        await asyncio.sleep(0.05)
+                await ws.send(int16(np.zeros(1600, np.float32)))
+                assert "partial" in json.loads(await ws.recv())
+                await ws.close()
 
     run(go)
 
