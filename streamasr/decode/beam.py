@@ -45,7 +45,7 @@ _NEG_INF = -math.inf
 @dataclass(frozen=True)
 class BeamOptions:
     beam_size: int = 8  # prefixes kept after each frame
-    char_threshold: float = 8.0  # characters tried per frame: log-prob within this of the best
+    char_threshold: float = 5.0  # characters tried per frame: log-prob within this of the best
     max_chars: int = 6  # ... and at most this many of them
     beam_threshold: float = 10.0  # prefixes scoring this far below the best are dropped
     alpha: float = 0.5  # LM weight (on natural-log word probabilities)
