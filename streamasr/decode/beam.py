@@ -40,6 +40,8 @@ from streamasr.vocab import BLANK, SYMBOLS
 
 SPACE = SYMBOLS.index(" ")
 _NEG_INF = -math.inf
+_Closed = tuple[WordLink | None, State, Phrase, float]  # closed words, LM, phrase, score
+_Proposal = tuple[float, str | _Closed]  # a child's word-level score; its spelling or _Closed
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,11 @@ class BeamDecoder(SegmentedDecoder):
 
     def _step(self, lp: list[float], prob: list[float], cands: list[int]) -> None:
         t = self.frames
-        nxt: dict[Prefix, list[float]] = {}
+        # A new child has one path into it, so its score is known before it exists: it is
+        # proposed under the key (parent, symbol) and built only if it stays in the beam
+        # (about three in ten do).
+        nxt: dict[Prefix | tuple[Prefix, int], list[float]] = {}
+        proposed: dict[tuple[Prefix, int], _Proposal] = {}
         edges: dict[tuple[Prefix | None, int], Prefix] = {
             (p.parent, p.symbol): p for p in self._beams
         }
@@ -173,41 +179,51 @@ class BeamDecoder(SegmentedDecoder):
             for c in cands:
                 if c == SPACE and not prefix.word:
                     continue
+                value = (pb if c == prefix.symbol else total) + lp[c]
                 child = edges.get((prefix, c))
-                if child is None:
-                    child = self._extend(prefix, c, t, prob[c])
-                    if child is None:
-                        continue
-                    edges[(prefix, c)] = child
-                add(child, 1, (pb if c == prefix.symbol else total) + lp[c])
+                if child is not None:
+                    add(child, 1, value)
+                    continue
+                proposal = self._propose(prefix, c)
+                if proposal is not None:
+                    proposed[(prefix, c)] = proposal
+                    nxt[(prefix, c)] = [_NEG_INF, value]
 
         scored = sorted(
-            ((_lae(pb, pnb) + p.score, p) for p, (pb, pnb) in nxt.items()),
-            key=lambda sp: sp[0],
+            (
+                (
+                    _lae(pb, pnb) + (proposed[key][0] if type(key) is tuple else key.score),  # type: ignore[union-attr]
+                    key,
+                )
+                for key, (pb, pnb) in nxt.items()
+            ),
+            key=lambda sk: sk[0],
             reverse=True,
         )
         best = scored[0][0]
-        keep = [
-            p
-            for s, p in scored[: self.options.beam_size]
-            if s >= best - self.options.beam_threshold
-        ]
-        self._beams = {p: (nxt[p][0], nxt[p][1]) for p in keep}
-        self._best = keep[0]
-        for p in keep:  # a parent that left the beam is never extended again: let it go,
-            if p.parent is not None and p.parent not in self._beams:  # so memory stays
+        beams: dict[Prefix, tuple[float, float]] = {}
+        for s, key in scored[: self.options.beam_size]:
+            if s < best - self.options.beam_threshold:
+                break  # sorted: the rest are further below
+            pb, pnb = nxt[key]
+            if type(key) is tuple:
+                parent, symbol = key
+                key = self._build(parent, symbol, t, prob[symbol], proposed[key])
+            assert isinstance(key, Prefix)
+            beams[key] = (pb, pnb)
+        self._beams = beams
+        self._best = next(iter(beams))
+        for p in beams:  # a parent that left the beam is never extended again: let it go,
+            if p.parent is not None and p.parent not in beams:  # so memory stays
                 p.parent = None  # bounded by the beam, however long the stream
 
-    def _extend(self, prefix: Prefix, symbol: int, t: int, prob: float) -> Prefix | None:
-        """The prefix plus one symbol, with its word-level score; None if not allowed."""
+    def _propose(self, prefix: Prefix, symbol: int) -> _Proposal | None:
+        """The word-level score of the prefix plus one symbol, and what building it needs
+        (the spelling, or the closed word); None if the symbol is not allowed here."""
         if symbol == SPACE:
             closed = self._close(prefix)
-            if closed is None:
-                return None
-            link, lm_state, phrase, score = closed
-            return Prefix(prefix, SPACE, "", t, t, (), link, lm_state, phrase, score)
-        char = SYMBOLS[symbol]
-        word = prefix.word + char
+            return None if closed is None else (closed[3], closed)
+        word = prefix.word + SYMBOLS[symbol]
         score = prefix.score
         if self.options.restrict and self.phrases is not None:
             if word not in self.phrases.char_prefixes(prefix.phrase):
@@ -220,22 +236,30 @@ class BeamDecoder(SegmentedDecoder):
                 score -= self.options.oov_penalty
                 if self.lm is not None:
                     score += self.options.alpha * self.lm.score(prefix.lm, UNK)[0]
+        return score, word
+
+    def _build(
+        self, prefix: Prefix, symbol: int, t: int, prob: float, proposal: _Proposal
+    ) -> Prefix:
+        score, made = proposal
+        if isinstance(made, tuple):  # a space: the word it closed
+            link, lm_state, phrase, _ = made
+            return Prefix(prefix, SPACE, "", t, t, (), link, lm_state, phrase, score)
         start = prefix.start if prefix.word else t
-        confs = (*prefix.confs, prob)
         return Prefix(
             prefix,
             symbol,
-            word,
+            made,
             start,
             t,
-            confs,
+            (*prefix.confs, prob),
             prefix.closed,
             prefix.lm,
             prefix.phrase,
             score,
         )
 
-    def _close(self, prefix: Prefix) -> tuple[WordLink | None, State, Phrase, float] | None:
+    def _close(self, prefix: Prefix) -> _Closed | None:
         """Close the pending word: (closed words, LM state, phrase state, score); None if the
         word is not allowed here. With no pending word nothing changes."""
         if not prefix.word:
