@@ -324,12 +324,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         assert server.stderr is not None
         port = None
+        listening = 0
+        # Every worker: one still compiling its batch sizes leaves the first level to the
+        # others (and takes CPU from them), so that level would measure fewer workers.
         for line in server.stderr:
             found = re.search(r"listening on ws://[^:]+:(\d+)", line)
             if found:
                 port = int(found.group(1))
-                break
-        if port is None:
+                listening += 1
+                if listening == args.workers:
+                    break
+        if port is None or listening < args.workers:
             print("load: the server did not start", file=sys.stderr)
             return 2
         # Keep reading its log: a pipe nobody reads fills (64 KiB, a few hundred session
