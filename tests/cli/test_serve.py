@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,25 @@ def wait_listening(proc: subprocess.Popen[str], timeout: float = 60) -> int:
         if found:
             return int(found.group(1))
     raise AssertionError(f"server did not start: {''.join(lines)}")
+
+
+def metric(port: int, name: str) -> float:
+    """One unlabelled value from the daemon's /metrics (whichever worker answers)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        body = r.read().decode()
+    found = re.search(rf"^{name} ([0-9.e+]+)$", body, re.M)
+    assert found, body[:500]
+    return float(found.group(1))
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (the daemon drains), then make sure it is gone."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.timeout(90)
@@ -150,8 +170,6 @@ def test_workers_share_the_port_and_drain_together(
 def test_every_worker_reports_the_whole_daemons_metrics(model_file: Path) -> None:
     """With --workers, a scrape lands on whichever worker the kernel picks: each must count
     the sessions of all of them, not its own share."""
-    import urllib.request
-
     port = free_port()
     proc = serve(
         "--model", str(model_file), "--port", str(port), "--workers", "2", "--no-warmup",
@@ -171,22 +189,11 @@ def test_every_worker_reports_the_whole_daemons_metrics(model_file: Path) -> Non
                 await session()
 
         asyncio.run(many())
-        counts = []
-        for _ in range(10):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-                body = r.read().decode()
-            found = re.search(r"^streamasr_sessions_total ([0-9.e+]+)$", body, re.M)
-            assert found, body[:500]
-            counts.append(float(found.group(1)))
+        counts = [metric(port, "streamasr_sessions_total") for _ in range(10)]
         assert counts == [sessions] * len(counts)
-        assert re.search(r"^streamasr_streams 0\.0$", body, re.M), "no session is live now"
+        assert metric(port, "streamasr_streams") == 0, "no session is live now"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.mark.timeout(120)
@@ -203,14 +210,6 @@ def test_max_connections_limits_all_workers_together(model_file: Path) -> None:
     )  # fmt: skip
     url = f"ws://127.0.0.1:{port}"
 
-    def live_sessions() -> float:
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-            found = re.search(r"^streamasr_streams ([0-9.e+]+)$", r.read().decode(), re.M)
-        assert found
-        return float(found.group(1))
-
     async def rounds() -> None:
         for _ in range(4):  # new connections, new hashes
             first = await connect(url)
@@ -222,7 +221,7 @@ def test_max_connections_limits_all_workers_together(model_file: Path) -> None:
             await first.close()
             await second.close()
             # A session's count ends after its slot is back: then the next round has both.
-            while await asyncio.to_thread(live_sessions):
+            while await asyncio.to_thread(metric, port, "streamasr_streams"):
                 await asyncio.sleep(0.05)
 
     try:
@@ -230,9 +229,4 @@ def test_max_connections_limits_all_workers_together(model_file: Path) -> None:
         assert wait_listening(proc) == port
         asyncio.run(asyncio.wait_for(rounds(), 60))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        finally:
-            proc.kill()
-            proc.wait()
+        stop(proc)
