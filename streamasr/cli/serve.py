@@ -11,7 +11,6 @@ import shutil
 import signal
 import ssl
 import sys
-import tempfile
 from collections.abc import Sequence
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
@@ -293,7 +292,7 @@ def _supervise(args: argparse.Namespace) -> int:
     """``--workers N``: N servers on one port, one session limit and one set of metrics."""
     import multiprocessing
 
-    from streamasr.server.metrics import MULTIPROCESS_DIR
+    from streamasr.server.multiprocess import MULTIPROCESS_DIR, make_metrics_dir
     from streamasr.server.supervisor import supervise
 
     worker = argparse.Namespace(**{**vars(args), "reuse_port": True})
@@ -301,8 +300,8 @@ def _supervise(args: argparse.Namespace) -> int:
     # together, whichever worker the kernel hands each connection to.
     session_count = multiprocessing.get_context("spawn").Value("i", 0)
     # One metrics directory for all workers, so that any worker's /metrics sums them all.
-    shared = tempfile.mkdtemp(prefix="streamasr-metrics-")
-    os.environ[MULTIPROCESS_DIR] = shared  # the spawned workers inherit it
+    shared = make_metrics_dir()
+    os.environ[MULTIPROCESS_DIR] = str(shared)  # the spawned workers inherit it
     try:
         return supervise(_worker_main, (worker, session_count), args.workers)
     finally:

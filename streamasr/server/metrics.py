@@ -4,8 +4,8 @@ carry a second series holding its creation time, which nobody graphs.
 
 Under ``serve --workers N`` every worker process writes its values to files in the directory
 ``PROMETHEUS_MULTIPROC_DIR`` names (prometheus_client's multiprocess mode, set up by the
-command before the workers start), and each worker's ``/metrics`` renders the sum of all of
-them: a scrape answered by any worker describes the whole daemon."""
+command before the workers start: server/multiprocess.py), and each worker's ``/metrics``
+renders the sum of all of them: a scrape answered by any worker describes the whole daemon."""
 
 from __future__ import annotations
 
@@ -21,9 +21,8 @@ from prometheus_client import (
 )
 
 from streamasr.engine.batcher import StepStats
+from streamasr.server.multiprocess import MULTIPROCESS_DIR
 
-# prometheus_client reads it when it is imported: the parent of the workers sets it.
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
 
 
