@@ -153,7 +153,7 @@ class BeamDecoder(SegmentedDecoder):
         t = self.frames
         # A new child has one path into it, so its score is known before it exists: it is
         # proposed under the key (parent, symbol) and built only if it stays in the beam
-        # (about three in ten do).
+        # (about three in ten do). Each cell: blank and non-blank log-probs, word score.
         nxt: dict[Prefix | tuple[Prefix, int], list[float]] = {}
         proposed: dict[tuple[Prefix, int], _Proposal] = {}
         edges: dict[tuple[Prefix | None, int], Prefix] = {
@@ -165,7 +165,7 @@ class BeamDecoder(SegmentedDecoder):
         def add(p: Prefix, index: int, value: float) -> None:
             cell = nxt.get(p)
             if cell is None:
-                cell = nxt[p] = [_NEG_INF, _NEG_INF]
+                cell = nxt[p] = [_NEG_INF, _NEG_INF, p.score]
             cell[index] = _lae(cell[index], value)
 
         for prefix, (pb, pnb) in self._beams.items():
@@ -187,16 +187,10 @@ class BeamDecoder(SegmentedDecoder):
                 proposal = self._propose(prefix, c)
                 if proposal is not None:
                     proposed[(prefix, c)] = proposal
-                    nxt[(prefix, c)] = [_NEG_INF, value]
+                    nxt[(prefix, c)] = [_NEG_INF, value, proposal[0]]
 
         scored = sorted(
-            (
-                (
-                    _lae(pb, pnb) + (proposed[key][0] if type(key) is tuple else key.score),  # type: ignore[union-attr]
-                    key,
-                )
-                for key, (pb, pnb) in nxt.items()
-            ),
+            ((_lae(pb, pnb) + words, key) for key, (pb, pnb, words) in nxt.items()),
             key=lambda sk: sk[0],
             reverse=True,
         )
@@ -205,7 +199,7 @@ class BeamDecoder(SegmentedDecoder):
         for s, key in scored[: self.options.beam_size]:
             if s < best - self.options.beam_threshold:
                 break  # sorted: the rest are further below
-            pb, pnb = nxt[key]
+            pb, pnb, _ = nxt[key]
             if type(key) is tuple:
                 parent, symbol = key
                 key = self._build(parent, symbol, t, prob[symbol], proposed[key])
