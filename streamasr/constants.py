@@ -14,3 +14,4 @@ FRAMES_PER_SECOND = SAMPLE_RATE // HOP_SAMPLES  # 100
 BLOCK_MS = 100  # live audio is recognized / sent in blocks of this length
 BLOCK_SECONDS = BLOCK_MS / 1000  # 0.1
 BLOCK_SAMPLES = SAMPLE_RATE * BLOCK_MS // 1000  # 1600 at the model's rate
+MAX_BATCH = 1024  # streams one process steps at once: the largest compiled batch size

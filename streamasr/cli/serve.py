@@ -23,6 +23,7 @@ from streamasr.cli.common import (
     fail,
     load_model,
 )
+from streamasr.constants import MAX_BATCH
 from streamasr.server import defaults
 
 if TYPE_CHECKING:  # jax is imported only when the server really starts
@@ -207,16 +208,13 @@ def run(args: argparse.Namespace, session_count: Synchronized[int] | None = None
             raise ValueError("--mic needs --workers 1 (one process owns the microphone)")
     except (ValueError, OSError, ssl.SSLError) as e:
         return fail(PROG, str(e))
+    # Each process's recognizer holds at most the largest batch; a daemon of N workers, N times.
+    most = MAX_BATCH * args.workers
+    if options.max_connections > most:
+        per_worker = f" ({MAX_BATCH} per worker)" if args.workers > 1 else ""
+        return fail(PROG, f"--max-connections must be at most {most}{per_worker}")
     if args.workers > 1 and session_count is None:
         return _supervise(args)
-
-    from streamasr.model.step import BATCH_BUCKETS
-
-    # Each process's recognizer holds at most the largest batch; a daemon of N workers, N times.
-    most = BATCH_BUCKETS[-1] * args.workers
-    if options.max_connections > most:
-        per_worker = f" ({BATCH_BUCKETS[-1]} per worker)" if args.workers > 1 else ""
-        return fail(PROG, f"--max-connections must be at most {most}{per_worker}")
     from streamasr.model.cpu_threads import start_backend
 
     start_backend(args.xla_threads)  # before the model: XLA sizes its pool once, at start

@@ -16,13 +16,15 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from streamasr.constants import MAX_BATCH
 from streamasr.model.config import ModelConfig
 from streamasr.model.encoder import Encoder, EncoderState, init_state
 
 Params = Any  # a flax parameter pytree
 StepFn = Callable[[Params, EncoderState, ArrayLike], tuple[jax.Array, EncoderState]]
 
-BATCH_BUCKETS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Compiled batch sizes: the powers of two up to the largest.
+BATCH_BUCKETS: tuple[int, ...] = tuple(1 << i for i in range(MAX_BATCH.bit_length()))
 
 
 def bucket_for(n_streams: int) -> int:

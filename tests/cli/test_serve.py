@@ -117,6 +117,7 @@ def test_sigterm_drains_live_sessions(model_file: Path, speech: tuple[np.ndarray
         (["--workers", "0"], "--workers must be at least 1"),
         (["--xla-threads", "-1"], "--xla-threads must be at least 0"),
         (["--workers", "2"], "needs a fixed --port"),  # the helper passes --port 0
+        (["--max-connections", "1025"], "--max-connections must be at most 1024"),
     ],
 )
 def test_bad_flags_fail_with_one_clear_error(args: list[str], message: str) -> None:
@@ -124,6 +125,14 @@ def test_bad_flags_fail_with_one_clear_error(args: list[str], message: str) -> N
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert message in err and "Traceback" not in err
+
+
+def test_more_connections_than_the_workers_hold_is_one_error_before_any_starts() -> None:
+    proc = serve("--workers", "2", "--port", str(free_port()), "--max-connections", "2049")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.count("--max-connections must be at most 2048 (1024 per worker)") == 1, err
+    assert "Traceback" not in err
 
 
 @pytest.mark.timeout(120)
