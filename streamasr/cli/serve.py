@@ -242,15 +242,12 @@ async def _serve(
     session_count: Synchronized[int] | None,
 ) -> int:
     from streamasr.engine.batcher import Batcher
-    from streamasr.model.step import BATCH_BUCKETS
     from streamasr.server.app import AsrServer
     from streamasr.server.metrics import Metrics
 
     metrics = Metrics()
     # Headroom: a closed session's slot comes back one worker round after its handler ends.
-    capacity = min(
-        BATCH_BUCKETS[-1], options.max_connections + max(8, options.max_connections // 4)
-    )
+    capacity = min(MAX_BATCH, options.max_connections + max(8, options.max_connections // 4))
     batcher = Batcher(
         model.recognizer,
         capacity=capacity,
