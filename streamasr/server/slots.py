@@ -9,7 +9,26 @@ worker refused clients early whenever the kernel's hash sent one worker more tha
 
 from __future__ import annotations
 
+import contextlib
 from multiprocessing.sharedctypes import Synchronized
+from typing import Protocol
+
+
+class _Count(Protocol):
+    """What the slots need of a count: its value, and a lock to change it under."""
+
+    value: int
+
+    def get_lock(self) -> contextlib.AbstractContextManager[object]: ...
+
+
+class _LocalCount:
+    """A count for one process's event loop: the shared count's interface, no lock needed."""
+
+    value = 0
+
+    def get_lock(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
 
 class SessionSlots:
@@ -19,29 +38,20 @@ class SessionSlots:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         self.limit = limit
-        self._shared = count
-        self._local = 0
+        self._count: _Count = count if count is not None else _LocalCount()
 
     @property
     def in_use(self) -> int:
-        return self._shared.value if self._shared is not None else self._local
+        return self._count.value
 
     def take(self) -> bool:
         """One slot if one is free (False: the daemon is full)."""
-        if self._shared is None:
-            if self._local >= self.limit:
+        with self._count.get_lock():
+            if self._count.value >= self.limit:
                 return False
-            self._local += 1
-            return True
-        with self._shared.get_lock():
-            if self._shared.value >= self.limit:
-                return False
-            self._shared.value += 1
+            self._count.value += 1
             return True
 
     def give_back(self) -> None:
-        if self._shared is None:
-            self._local -= 1
-            return
-        with self._shared.get_lock():
-            self._shared.value -= 1
+        with self._count.get_lock():
+            self._count.value -= 1
