@@ -200,11 +200,11 @@ class BeamDecoder(SegmentedDecoder):
             if s < best - self.options.beam_threshold:
                 break  # sorted: the rest are further below
             pb, pnb, _ = nxt[key]
-            if type(key) is tuple:
+            if isinstance(key, Prefix):
+                beams[key] = (pb, pnb)
+            else:  # proposed this frame: built now that it stays
                 parent, symbol = key
-                key = self._build(parent, symbol, t, prob[symbol], proposed[key])
-            assert isinstance(key, Prefix)
-            beams[key] = (pb, pnb)
+                beams[self._build(parent, symbol, t, prob[symbol], proposed[key])] = (pb, pnb)
         self._beams = beams
         self._best = next(iter(beams))
         for p in beams:  # a parent that left the beam is never extended again: let it go,
