@@ -15,6 +15,10 @@ share every core and the figures are a lower bound for the server alone). The se
 CPU is reported per stream per audio-second (``cpu ms/s``), and the client process's share of
 a core (``client %``): a level whose clients near 100% measures the clients, not the server.
 
+``--floor`` drives ``bench/floor_server.py`` instead: the daemon's websocket settings and
+message sequence with no recognition, so its figures are what the transport and the clients
+cost before any recognition work (docs/performance.md uses them as the floor).
+
 ``--profile`` runs ``py-spy record`` on the server for the whole run (without pausing it;
 ``--profile-native`` adds C frames, at a cost that moves the figures: bench/pyspy.py), writes
 a speedscope profile and prints the functions with the largest share of the server's samples.
@@ -261,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gather-ms", type=float, help="serve --gather-ms (default: the daemon's)")
     p.add_argument("--xla-threads", type=int, help="serve --xla-threads (default: the daemon's)")
     p.add_argument(
+        "--floor",
+        action="store_true",
+        help="drive bench/floor_server.py instead of the daemon: the websocket layer with "
+        "no recognition, the floor under the daemon's figures (--workers applies)",
+    )
+    p.add_argument(
         "--client-cpus",
         type=int,
         help="CPUs reserved for the clients, the server gets the rest (default: a quarter "
@@ -296,15 +306,19 @@ def main(argv: list[str] | None = None) -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             fixed_port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "streamasr.cli.serve", "--port", str(fixed_port)]
-    cmd += ["--max-connections", str(max(levels) + 8 * args.workers), "--idle-timeout", "120"]
-    cmd += ["--workers", str(args.workers), "--decoder", args.decoder]
-    if args.gather_ms is not None:
-        cmd += ["--gather-ms", str(args.gather_ms)]
-    if args.xla_threads is not None:
-        cmd += ["--xla-threads", str(args.xla_threads)]
-    if args.model:
-        cmd += ["--model", args.model]
+    if args.floor:
+        cmd = [sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port", str(fixed_port)]
+        cmd += ["--workers", str(args.workers)]
+    else:
+        cmd = [sys.executable, "-m", "streamasr.cli.serve", "--port", str(fixed_port)]
+        cmd += ["--max-connections", str(max(levels) + 8 * args.workers)]
+        cmd += ["--idle-timeout", "120", "--workers", str(args.workers), "--decoder", args.decoder]
+        if args.gather_ms is not None:
+            cmd += ["--gather-ms", str(args.gather_ms)]
+        if args.xla_threads is not None:
+            cmd += ["--xla-threads", str(args.xla_threads)]
+        if args.model:
+            cmd += ["--model", args.model]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
         cmd,

@@ -103,3 +103,18 @@ def test_stream_levels_are_positive_whole_numbers_or_a_clear_error() -> None:
         load.stream_levels("10,abc")
     with pytest.raises(argparse.ArgumentTypeError, match="positive"):
         load.stream_levels("0,5")
+
+
+def test_the_floor_server_answers_every_message_of_the_load_clients(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # bin/bench load --floor, end to end on loopback: the floor server and the same clients
+    # as the daemon's levels. Every audio message gets its reply (nothing lost) and the
+    # level is priced, so the floor is comparable with the daemon's figures.
+    rc = load.main(["--floor", "--streams", "3", "--seconds", "1.5", "--warmup", "0.3"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert rc == 0, last
+    fields = dict(item.split("=") for item in last.split())
+    assert fields["STREAMS"] == "3"
+    assert fields["LOST_SAMPLES"] == "0"
+    assert float(fields["CPU_MS_PER_STREAM_S"]) > 0
