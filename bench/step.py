@@ -59,7 +59,7 @@ def timed(fn: Any, min_seconds: float) -> float:
     return float(runs[len(runs) // 2])
 
 
-def worker(seconds: float) -> dict[str, Any]:
+def worker(seconds: float, dtype_name: str) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -69,16 +69,16 @@ def worker(seconds: float) -> dict[str, Any]:
     from streamasr.model.step import init_params, make_step
 
     cfg = ModelConfig()
-    params = init_params(cfg, jax.random.PRNGKey(0))
+    dtype = jnp.dtype(dtype_name)
+    params = jax.tree.map(lambda x: x.astype(dtype), init_params(cfg, jax.random.PRNGKey(0)))
     step = make_step(cfg)
     out: dict[str, Any] = {"device": str(jax.devices()[0].device_kind), "steps": {}}
     for b in BATCHES:
         for k in CHUNKS:
-            state = init_state(cfg, b)
+            state = jax.tree.map(lambda x: x.astype(dtype), init_state(cfg, b))
             frames = jnp.asarray(
-                np.random.default_rng(0)
-                .normal(size=(b, k * cfg.frames_per_step, cfg.input_dim))
-                .astype(np.float32)
+                np.random.default_rng(0).normal(size=(b, k * cfg.frames_per_step, cfg.input_dim)),
+                dtype,
             )
 
             def call(state: Any = state, frames: Any = frames) -> None:
@@ -96,9 +96,9 @@ def worker(seconds: float) -> dict[str, Any]:
     return out
 
 
-def spawn(core: int | None, seconds: float) -> subprocess.Popen[str]:
+def spawn(core: int | None, seconds: float, dtype: str) -> subprocess.Popen[str]:
     env = dict(os.environ)
-    command = [sys.executable, __file__, "--worker", "--seconds", str(seconds)]
+    command = [sys.executable, __file__, "--worker", "--seconds", str(seconds), "--dtype", dtype]
     if core is not None:
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + SINGLE_THREAD_FLAGS).strip()
         command = ["taskset", "-c", str(core), *command]
@@ -143,18 +143,25 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=0.5, help="timing per configuration")
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="parameters, state and frames in this type (the daemon's: %(default)s)",
+    )
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.seconds)))
+        print(json.dumps(worker(args.seconds, args.dtype)))
         return 0
     cores = len(os.sched_getaffinity(0))
     print(
-        "model: default config (streamasr.model.config.ModelConfig()); chunk = model steps of 40 ms"
+        "model: default config (streamasr.model.config.ModelConfig()); chunk = model steps of "
+        f"40 ms; {args.dtype}"
     )
-    (one,) = collect([spawn(0, args.seconds)])
+    (one,) = collect([spawn(0, args.seconds, args.dtype)])
     table("one core (one process, one thread)", one)
-    two_procs = collect([spawn(c, args.seconds) for c in range(min(2, cores))])
-    (shared,) = collect([spawn(None, args.seconds)])
+    two_procs = collect([spawn(c, args.seconds, args.dtype) for c in range(min(2, cores))])
+    (shared,) = collect([spawn(None, args.seconds, args.dtype)])
     table("one process, all cores", shared)
     rtf_b1 = one["steps"]["1,1"] / one["step_seconds"]
     one_core = best_streams(one)
