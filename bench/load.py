@@ -223,7 +223,12 @@ def drain(stream: IO[str], keep: int = 50) -> deque[str]:
     """Read ``stream`` to its end in a daemon thread; the returned deque holds its last
     ``keep`` lines."""
     tail: deque[str] = deque(maxlen=keep)
-    threading.Thread(target=lambda: tail.extend(stream), name="server-log", daemon=True).start()
+
+    def read() -> None:
+        with stream:  # closed at its end, by the one thread that reads it
+            tail.extend(stream)
+
+    threading.Thread(target=read, name="server-log", daemon=True).start()
     return tail
 
 
@@ -326,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         text=True,
         env=env,
         cwd=ROOT,
-        preexec_fn=lambda: _pin(server_cpus),
+        # Without a split every CPU is shared and there is nothing to pin; a preexec_fn would
+        # only make subprocess fork with this (possibly JAX-threaded) process's fork hooks.
+        preexec_fn=(lambda: _pin(server_cpus)) if server_cpus != client_cpus else None,
     )
     clients = concurrent.futures.ProcessPoolExecutor(
         1, multiprocessing.get_context("spawn"), initializer=_pin, initargs=(client_cpus,)
@@ -335,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = Path(args.profile).resolve() if args.profile else None
     best: Level | None = None
     last: Level | None = None
+    server_log: deque[str] | None = None
     try:
         assert server.stderr is not None
         port = None
@@ -400,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:  # still draining the backlog of an overloaded level
             server.kill()
             server.wait()
+        if server_log is None and server.stderr is not None:
+            server.stderr.close()  # never handed to drain (the server did not start)
     shown = best or last
     cpu = shown.cpu_ms_per_stream_s if shown is not None else math.nan
     if best is None:
