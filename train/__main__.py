@@ -51,7 +51,9 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         help="wall-clock training budget (default %(default)s)",
     )
     p.add_argument(
-        "--steps", type=int, help="train exactly this many steps (the budget then only caps it)"
+        "--steps",
+        type=int,
+        help="train exactly this many steps, however long they take (--minutes is then not used)",
     )
     p.add_argument(
         "--train",
