@@ -351,3 +351,39 @@ def test_a_run_exports_into_its_workdir_unless_told_where() -> None:
     assert export_path(args) == Path("runs/x/model.streamasr")
     args = parser(get_config()).parse_args(["--workdir", "runs/x", "--export", "m.streamasr"])
     assert export_path(args) == Path("m.streamasr")
+
+
+def test_training_runs_numpy_blas_on_one_thread(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The augmentations' small matrix products must not start OpenBLAS's per-core threads,
+    # which spin against XLA's for the same cores (train_and_evaluate's comment).
+    from threadpoolctl import threadpool_info
+
+    import train.train as trainer
+
+    def blas_threads() -> list[int]:
+        # numpy's own BLAS, which np.matmul uses (scipy's, loaded later by other imports,
+        # carries none of the augmentations' work)
+        return [
+            p["num_threads"]
+            for p in threadpool_info()
+            if p["user_api"] == "blas" and "numpy" in p["filepath"]
+        ]
+
+    seen: list[int] = []
+    real_augment = trainer.augment
+
+    def augment(*args: object, **kwargs: object) -> data.Batch:
+        seen.extend(blas_threads())
+        return real_augment(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "augment", augment)
+    config = get_smoke_config().replace(
+        train_manifests=(str(manifest),), valid_manifests=(str(manifest),), num_steps=2
+    )
+
+    before = blas_threads()
+    train_and_evaluate(config, tmp_path)
+    assert seen and set(seen) == {1}
+    assert blas_threads() == before  # the limit ends with the run
