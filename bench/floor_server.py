@@ -28,10 +28,8 @@ from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# The daemon's own default, from the one module of it that imports nothing heavy.
-from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES
-
-MAX_QUEUE = 4  # websockets' incoming queue, as AsrServer.start sets it
+# The daemon's own settings, from the one module of it that imports nothing heavy.
+from streamasr.server.defaults import DEFAULT_MAX_MESSAGE_BYTES, WEBSOCKET_MAX_QUEUE
 
 PARTIAL = json.dumps({"partial": ""})
 FINAL = json.dumps({"text": ""})
@@ -50,14 +48,15 @@ async def answer(ws: ServerConnection) -> None:
 
 
 async def listen(port: int) -> None:
-    stop = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
     async with serve(
         answer,
         "127.0.0.1",
         port,
         compression=None,
-        max_queue=MAX_QUEUE,
+        max_queue=WEBSOCKET_MAX_QUEUE,
         max_size=DEFAULT_MAX_MESSAGE_BYTES,
         reuse_port=True,
     ) as server:

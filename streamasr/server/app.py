@@ -115,7 +115,7 @@ class AsrServer:
             process_request=self._process_request,
             origins=origins,  # type: ignore[arg-type]
             max_size=self.options.max_message_bytes,
-            max_queue=4,
+            max_queue=defaults.WEBSOCKET_MAX_QUEUE,
             ssl=self.options.ssl_context,
             server_header="streamasr",
             # PCM barely compresses and permessage-deflate cost ~8% of the daemon's CPU under

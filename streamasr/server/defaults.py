@@ -11,6 +11,9 @@ DEFAULT_MAX_CONNECTIONS = 200  # recognition sessions; more are refused with HTT
 DEFAULT_MAX_LISTENERS = 100  # clients of the microphone broadcast
 DEFAULT_MAX_MESSAGE_BYTES = 1 << 20  # 32 s of 16 kHz int16 in one message is plenty
 DEFAULT_MAX_QUEUE = 8  # audio messages in flight per connection before reading pauses
+# websockets' own queue of received frames per connection (not a flag): the recognizer's
+# max_queue above is what bounds a session's audio in flight.
+WEBSOCKET_MAX_QUEUE = 4
 DEFAULT_IDLE_TIMEOUT = 60.0  # seconds without a message before a session ends
 DEFAULT_MAX_SESSION_SECONDS = 4 * 3600.0  # wall-clock session limit
 DEFAULT_DRAIN_TIMEOUT = 10.0  # seconds SIGTERM waits for live sessions' finals
