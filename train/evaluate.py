@@ -114,6 +114,10 @@ def rates(rows: Sequence[Scored]) -> tuple[float, float]:
 
 
 def report(name: str, rows: Sequence[Scored], per_voice: bool, per_engine: bool = False) -> None:
+    """The system's line, then (indented, under it) its figures per voice or per engine."""
+    wer, cer = rates(rows)
+    rtf = sum(r.compute_seconds for r in rows) / max(1e-9, sum(r.audio_seconds for r in rows))
+    print(f"{name:<38} n={len(rows):<4} WER={wer:6.1%} CER={cer:6.1%} RTF={rtf:.3f}")
     if per_voice or per_engine:
         groups: dict[str, list[Scored]] = defaultdict(list)
         for r in rows:
@@ -121,9 +125,6 @@ def report(name: str, rows: Sequence[Scored], per_voice: bool, per_engine: bool 
         for label, group in sorted(groups.items()):
             wer, cer = rates(group)
             print(f"  {label:<36} n={len(group):<4} WER={wer:6.1%} CER={cer:6.1%}")
-    wer, cer = rates(rows)
-    rtf = sum(r.compute_seconds for r in rows) / max(1e-9, sum(r.audio_seconds for r in rows))
-    print(f"{name:<38} n={len(rows):<4} WER={wer:6.1%} CER={cer:6.1%} RTF={rtf:.3f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

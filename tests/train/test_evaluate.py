@@ -106,7 +106,10 @@ def test_models_decoders_and_peers_score_the_same_utterances(
         "whisper",
         "pocketsphinx",
     ]
-    assert any(line.strip().startswith("espeak ") for line in out)  # the per-engine line
+    # Each system's per-engine line sits under that system's line, not under the one before.
+    for i, line in enumerate(out):
+        if " n=2 " in line and not line.startswith(" "):
+            assert out[i + 1].startswith("  espeak "), out
     cer = {
         line.split()[0]: float(line.split("CER=")[1].split("%")[0])
         for line in out
