@@ -13,6 +13,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -105,10 +106,19 @@ def load_features(
         spawn = multiprocessing.get_context("spawn")
         # One process per core by default: a GPU host's many cores featurise hours of audio
         # in seconds, where the old fixed two took minutes of its lease.
+        # A file listed more than once (bin/train lists a corpus up to three times to weigh
+        # it) is featurised once: the work, and a GPU lease's minutes, follow the audio.
+        paths = [str(p) for _, p in records]
+        unique = list(dict.fromkeys(paths))
+        print(
+            f"featurising {len(unique)} audio files for {len(paths)} utterances",
+            file=sys.stderr,
+            flush=True,
+        )
         with ProcessPoolExecutor(workers or os.cpu_count(), mp_context=spawn) as pool:
-            feats = list(
-                pool.map(_features_of, [(str(p), config) for _, p in records], chunksize=16)
-            )
+            done = pool.map(_features_of, [(p, config) for p in unique], chunksize=16)
+            by_path = dict(zip(unique, done, strict=True))
+        feats = [by_path[p] for p in paths]
         offsets = np.concatenate([[0], np.cumsum([f.shape[0] for f in feats])]).astype(np.int64)
         frames = np.concatenate(feats) if feats else np.zeros((0, config.dim), np.float16)
         cache.parent.mkdir(parents=True, exist_ok=True)

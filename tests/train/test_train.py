@@ -117,6 +117,20 @@ def test_held_out_engines_never_reach_training(manifest: Path, tmp_path: Path) -
         config.replace(heldout_engines=("rhvoices",))
 
 
+def test_a_manifest_listed_twice_is_featurised_once(
+    manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = get_smoke_config()
+    twice = data.load_features([manifest, manifest], config.features, tmp_path)
+    assert f"featurising {len(SENTENCES)} audio files for {2 * len(SENTENCES)}" in (
+        capsys.readouterr().err
+    )
+    assert len(twice) == 2 * len(SENTENCES)
+    for i in range(len(SENTENCES)):  # each copy has its own rows, equal to the first's
+        np.testing.assert_array_equal(twice.utterance(i), twice.utterance(i + len(SENTENCES)))
+    assert twice.texts == SENTENCES + SENTENCES
+
+
 def test_ctc_feasibility_counts_repeats() -> None:
     assert data.ctc_feasible([1, 2, 3], 3)
     assert not data.ctc_feasible([1, 1, 2], 3)
