@@ -7,8 +7,8 @@ and refitted as the measured speed changes), global-norm clipping, optax.ctc_los
 length-bucketed batches, data parallel over every JAX device of every process
 (train/parallel.py; each process loads its own shard of the corpus), validation CER every
 ``eval_every`` steps, checkpoints with resume on any number of processes
-(train/checkpoint.py), a JSON log and a PNG of the curves. Only ``train_and_evaluate``
-touches files, and only process 0 writes them.
+(train/checkpoint.py) and the model as of that step (latest.streamasr), a JSON log and a PNG
+of the curves. Only ``train_and_evaluate`` touches files, and only process 0 writes them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from streamasr.features.mfcc import FRAMES_PER_SECOND
 from streamasr.features.normalize import FeatureStats
+from streamasr.model import artifact
 from streamasr.model.artifact import ModelArtifact
 from streamasr.model.config import ModelConfig
 from streamasr.model.encoder import Encoder, init_state
@@ -326,6 +327,15 @@ def _train_and_evaluate(
     )
     last_saved = step if resuming else -1
 
+    def model_at(state: TrainState, step: int) -> ModelArtifact:
+        info = {
+            "steps": step,
+            "train_hours": round(hours, 2),
+            "train_config": json.loads(json.dumps(asdict(config), default=str)),
+        }
+        params = jax.device_get(state.params)
+        return ModelArtifact(config.model, config.features, stats, params, info=info)
+
     def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
         record: dict[str, Any] = {"kind": "eval", "step": step, "time": time.monotonic() - started}
         for name, valid in valid_sets.items():
@@ -338,6 +348,10 @@ def _train_and_evaluate(
         elapsed = time.monotonic() - started
         saved = checkpoint.Checkpoint(state.params, state.opt_state, step, total_steps, elapsed)
         checkpoint.save(ckpt_path, saved)
+        # The model as of this step, beside the checkpoint (whose optimizer moments make it
+        # three times the size): a run stopped before its end, a lease cut off, still leaves
+        # a model to evaluate or copy away.
+        artifact.save(model_at(state, step), workdir / "latest.streamasr")
         plot_curves(log_path, workdir / "curves.png")
 
     done = step >= total_steps
@@ -407,10 +421,4 @@ def _train_and_evaluate(
     bar.close()
     if last_saved != step:
         validate_and_save(state, step, total_steps)
-    info = {
-        "steps": step,
-        "train_hours": round(hours, 2),
-        "train_config": json.loads(json.dumps(asdict(config), default=str)),
-    }
-    params = jax.device_get(state.params)
-    return ModelArtifact(config.model, config.features, stats, params, info=info)
+    return model_at(state, step)

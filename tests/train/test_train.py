@@ -8,6 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -48,6 +49,13 @@ def test_training_runs_resumes_and_exports_a_loadable_model(manifest: Path, tmp_
     assert evals and evals[-1]["train/cer"] >= 0
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert model.info and model.info["steps"] == config.num_steps
+    # Every validation leaves the model as of its step beside the checkpoint (a run cut off
+    # still has one to copy away); after the last, it is the model the run returns.
+    latest = artifact.load(tmp_path / "latest.streamasr")
+    assert latest.info and latest.info["steps"] == config.num_steps
+    for a, b in zip(jax.tree_util.tree_leaves(latest.params),
+                    jax.tree_util.tree_leaves(model.params), strict=True):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
     # Resuming with a larger budget continues from the checkpoint, not from scratch.
     more = train_and_evaluate(config.replace(num_steps=6), tmp_path)
