@@ -26,7 +26,13 @@ import soundfile as sf
 from streamasr.audio.files import read_audio
 from streamasr.audio.resample import resample
 from streamasr.features.mfcc import SAMPLE_RATE
-from train.corpus.manifest import Record, read_manifest, resolve_audio, write_manifest
+from train.corpus.manifest import (
+    Record,
+    read_manifest,
+    resolve_audio,
+    total_hours,
+    write_manifest,
+)
 
 # libsndfile's Opus encoder takes a "compression level" in [0, 1], not a bitrate: it encodes
 # at 6 kbit/s + (1 - level) x 250 kbit/s (read off its output: level 0.9 gives 31 kbit/s).
@@ -89,7 +95,7 @@ def pack(
         list(pool.map(_encode, jobs, chunksize=32))
     path = folder / manifest.name
     write_manifest(path, packed)
-    return path, len(packed), sum(r.duration for r in packed) / 3600
+    return path, len(packed), total_hours(packed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
