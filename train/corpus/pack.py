@@ -24,7 +24,6 @@ import numpy as np
 import soundfile as sf
 
 from streamasr.audio.files import read_audio
-from streamasr.audio.resample import resample
 from streamasr.features.mfcc import SAMPLE_RATE
 from train.corpus.manifest import (
     Record,
@@ -33,6 +32,7 @@ from train.corpus.manifest import (
     total_hours,
     write_manifest,
 )
+from train.corpus.voices import to_16k
 
 # libsndfile's Opus encoder takes a "compression level" in [0, 1], not a bitrate: it encodes
 # at 6 kbit/s + (1 - level) x 250 kbit/s (read off its output: level 0.9 gives 31 kbit/s).
@@ -65,11 +65,15 @@ def chosen(records: list[Record], hours: float | None, seed: int) -> list[Record
 def _encode(job: tuple[str, str, float]) -> None:
     source, target, level = job
     audio = read_audio(source)
-    samples = audio.samples
-    if audio.sample_rate != SAMPLE_RATE:
-        samples = resample(samples, audio.sample_rate)
     tmp = Path(target).with_suffix(".tmp")
-    sf.write(tmp, samples, SAMPLE_RATE, format="OGG", subtype="OPUS", compression_level=level)
+    sf.write(
+        tmp,
+        to_16k(audio.samples, audio.sample_rate),
+        SAMPLE_RATE,
+        format="OGG",
+        subtype="OPUS",
+        compression_level=level,
+    )
     tmp.replace(target)
 
 
