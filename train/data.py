@@ -104,8 +104,7 @@ def load_features(
     else:
         # spawn, not fork: the parent runs JAX threads, which a fork would copy mid-flight.
         spawn = multiprocessing.get_context("spawn")
-        # One process per core by default: a GPU host's many cores featurise hours of audio
-        # in seconds, where the old fixed two took minutes of its lease.
+        # One process per core by default, so a many-core GPU host featurises on all of them.
         # A file listed more than once (bin/train lists a corpus up to three times to weigh
         # it) is featurised once: the work, and a GPU lease's minutes, follow the audio.
         paths = [str(p) for _, p in records]
