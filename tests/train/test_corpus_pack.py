@@ -86,3 +86,12 @@ def test_two_manifests_that_would_collide_are_refused(tmp_path: Path) -> None:
                 str(tmp_path / "p"),
             ]
         )
+
+
+def test_a_missing_audio_file_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(tmp_path / "c" / "train.jsonl", [Record("gone.flac", 1.0, "a", "e")])
+    assert main([str(tmp_path / "c" / "train.jsonl"), "--out", str(tmp_path / "p")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("pack: error: ") and "gone.flac: no such file" in line

@@ -115,9 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(set(names)) != len(names):
         p.error("two manifests would pack to the same place: " + ", ".join(names))
     for manifest in args.manifests:
-        path, count, hours = pack(
-            manifest, args.out, args.kbps, args.hours, args.workers, args.seed
-        )
+        try:
+            path, count, hours = pack(
+                manifest, args.out, args.kbps, args.hours, args.workers, args.seed
+            )
+        except (OSError, ValueError) as e:  # a missing manifest, unreadable audio, a bad bitrate
+            print(f"pack: error: {manifest}: {e}", file=sys.stderr)
+            return 2
         size = sum(f.stat().st_size for f in path.parent.rglob("*.opus")) / 1e6
         print(
             f"{path}: {count} utterances, {hours:.2f} h; {size:.1f} MB in its folder",
