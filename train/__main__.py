@@ -19,8 +19,8 @@ from train.parallel import join_processes
 from train.train import train_and_evaluate
 
 # Flags whose dest is the TrainConfig field they set.
-OPTIONS = ("time_budget_minutes", "train_manifests", "valid_manifests", "pretrain",
-           "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
+OPTIONS = ("time_budget_minutes", "deadline_minutes", "train_manifests", "valid_manifests",
+           "pretrain", "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
            "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "band_limit", "smooth_spectrum",
            "init_model",
            "peak_learning_rate", "warmup_steps", "heldout_engines")  # fmt: skip
@@ -49,6 +49,17 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         default=d.time_budget_minutes,
         metavar="MINUTES",
         help="wall-clock training budget (default %(default)s)",
+    )
+    p.add_argument(
+        "--deadline",
+        dest="deadline_minutes",
+        type=float,
+        default=d.deadline_minutes,
+        metavar="MINUTES",
+        help="stop training, validate and export by this many minutes after the start, "
+        "featurising and compiling included (a lent machine's call limit; with --minutes the "
+        "schedule fits whichever ends first, with --steps the run is cut there and resumes "
+        "later; default %(default)s: none)",
     )
     p.add_argument(
         "--steps",

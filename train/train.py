@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,10 @@ EvalStep = Callable[[Params, jax.Array], jax.Array]
 FIT_FROM = 100  # by this step every length bucket has (almost surely) been compiled
 FIT_OVER = 100  # steps timed to fit the learning-rate schedule to the time budget
 EVAL_OVERHEAD = 1.04  # validation and checkpoints take a few percent of the time
+# Before a deadline (--deadline) the run keeps time for its last validation, checkpoint and
+# export: this many seconds until one has been timed, then this many times the longest so far.
+DEADLINE_MIN_RESERVE = 20.0
+DEADLINE_RESERVE_FACTOR = 1.5
 LOG_EVERY = 50  # steps between "train" rows of the log (each one waits for the device)
 
 
@@ -222,6 +226,24 @@ def fitted_total_steps(config: TrainConfig, step: int, per_step: float, seconds_
     return max(step + 1, min(config.num_steps, step + int(seconds_left / per_step)))
 
 
+@dataclass
+class Deadline:
+    """When this process must have validated and exported (``time.monotonic()``; inf: never),
+    and how long a validation with its checkpoint took, at the longest, so far."""
+
+    at: float
+    validation_seconds: float = 0.0
+
+    @staticmethod
+    def after(started: float, minutes: float) -> Deadline:
+        return Deadline(started + minutes * 60 if minutes > 0 else math.inf)
+
+    def seconds_left(self, now: float) -> float:
+        """Training time left before the last validation must start."""
+        reserve = max(DEADLINE_MIN_RESERVE, DEADLINE_RESERVE_FACTOR * self.validation_seconds)
+        return self.at - now - reserve
+
+
 def train_and_evaluate(
     config: TrainConfig, workdir: str | Path, feature_cache: str | Path | None = None
 ) -> ModelArtifact:
@@ -241,6 +263,8 @@ def train_and_evaluate(
 def _train_and_evaluate(
     config: TrainConfig, workdir: str | Path, feature_cache: str | Path | None
 ) -> ModelArtifact:
+    # The deadline counts from here: featurising, loading and compiling are inside it.
+    deadline = Deadline.after(time.monotonic(), config.deadline_minutes)
     start = load_start(config)  # the files the config names, checked before any work
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -337,7 +361,8 @@ def _train_and_evaluate(
         return ModelArtifact(config.model, config.features, stats, params, info=info)
 
     def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
-        record: dict[str, Any] = {"kind": "eval", "step": step, "time": time.monotonic() - started}
+        began = time.monotonic()
+        record: dict[str, Any] = {"kind": "eval", "step": step, "time": began - started}
         for name, valid in valid_sets.items():
             for k, v in evaluate(eval_step, state.params, valid, stats, config, parallel).items():
                 record[f"{name}/{k}"] = v
@@ -353,8 +378,11 @@ def _train_and_evaluate(
         # a model to evaluate or copy away.
         artifact.save(model_at(state, step), workdir / "latest.streamasr")
         plot_curves(log_path, workdir / "curves.png")
+        took = time.monotonic() - began  # process 0's, whose clock decides for all
+        deadline.validation_seconds = max(deadline.validation_seconds, took)
 
     done = step >= total_steps
+    clocked = not config.fixed_steps or math.isfinite(deadline.at)  # may a clock end the run?
     epoch = 0
     while not done:
         epoch += 1
@@ -405,15 +433,17 @@ def _train_and_evaluate(
                 # slowly, so the learning rate does not jump.
                 now = time.monotonic()
                 per_step = (now - fit_clock) / (step - fit_step) * EVAL_OVERHEAD
-                fitted = fitted_total_steps(config, step, per_step, budget - (now - started))
+                seconds_left = min(budget - (now - started), deadline.seconds_left(now))
+                fitted = fitted_total_steps(config, step, per_step, seconds_left)
                 total_steps = parallel.agree(fitted)
                 bar.total = total_steps
             bar.update(1)
             if step % config.eval_every == 0 or step >= total_steps:
                 validate_and_save(state, step, total_steps)
                 last_saved = step
-            out_of_time = not config.fixed_steps and parallel.agree(
-                time.monotonic() - started > budget * 1.05
+            out_of_time = clocked and parallel.agree(
+                (not config.fixed_steps and time.monotonic() - started > budget * 1.05)
+                or deadline.seconds_left(time.monotonic()) <= 0
             )
             if step >= total_steps or out_of_time:
                 done = True

@@ -27,6 +27,7 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("clip_norm", "0.0", {"clip_norm": 0.0}),
     ("num_steps", "0", {"num_steps": 0}),
     ("time_budget_minutes", "0.0", {"time_budget_minutes": 0.0}),
+    ("deadline_minutes", "-1.0", {"deadline_minutes": -1.0}),
     ("eval_every", "0", {"eval_every": 0}),
     ("eval_utterances", "0", {"eval_utterances": 0}),
     ("freq_masks", "-1", {"freq_masks": -1}),

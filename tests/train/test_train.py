@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import subprocess
+import time
 from pathlib import Path
 
 import jax
@@ -19,7 +21,13 @@ from streamasr.model import artifact
 from train import data
 from train.configs.default import TrainConfig, get_config, get_smoke_config
 from train.corpus.voices import CLASSIC_ENGINES_TO_HOLD_OUT, HELDOUT_ENGINES
-from train.train import collapse, learning_rate, train_and_evaluate
+from train.train import (
+    DEADLINE_MIN_RESERVE,
+    Deadline,
+    collapse,
+    learning_rate,
+    train_and_evaluate,
+)
 
 pytestmark = pytest.mark.slow  # training runs: tens of seconds each
 
@@ -353,6 +361,8 @@ def test_cli_refuses_a_bad_value_before_any_work(
     assert "vae_path must name a VAE model file" in capsys.readouterr().err
     assert train_main([*run, "--minutes", "0"]) == 2
     assert "time_budget_minutes must be positive, got 0.0" in capsys.readouterr().err
+    assert train_main([*run, "--deadline", "-1"]) == 2
+    assert "deadline_minutes must be >= 0 (0: none), got -1.0" in capsys.readouterr().err
     assert not (tmp_path / "w").exists()
 
 
@@ -409,3 +419,41 @@ def test_training_runs_numpy_blas_on_one_thread(
     train_and_evaluate(config, tmp_path)
     assert seen and set(seen) == {1}
     assert blas_threads() == before  # the limit ends with the run
+
+
+def test_a_deadline_keeps_time_for_the_last_validation() -> None:
+    deadline = Deadline.after(100.0, 1.0)
+    assert deadline.seconds_left(100.0) == 60.0 - DEADLINE_MIN_RESERVE
+    deadline.validation_seconds = 30.0  # a slow validation: keep 1.5 times that
+    assert deadline.seconds_left(130.0) == 30.0 - 45.0
+    assert Deadline.after(100.0, 0.0).seconds_left(1e9) == math.inf  # 0: no deadline
+
+
+def test_a_run_cut_by_its_deadline_validates_exports_and_resumes(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Far more steps than fit in the deadline, which counts featurising and compiling too
+    # (a lent machine's call limit): the run stops in time, with a model and a checkpoint.
+    # The tiny model validates in well under a second: keep 2 s for it, not the default 20.
+    monkeypatch.setattr("train.train.DEADLINE_MIN_RESERVE", 2.0)
+    config = get_smoke_config().replace(
+        train_manifests=(str(manifest),),
+        valid_manifests=(str(manifest),),
+        num_steps=100_000,
+        fixed_steps=True,
+        eval_every=100_000,
+        deadline_minutes=0.25,
+    )
+    began = time.monotonic()
+    model = train_and_evaluate(config, tmp_path)
+    took = time.monotonic() - began
+    assert took < 15.0
+    assert model.info is not None
+    cut_at = model.info["steps"]
+    assert 0 < cut_at < config.num_steps
+    evals = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in evals if r["kind"] == "eval"] == [cut_at]
+    assert artifact.load(tmp_path / "latest.streamasr").info["steps"] == cut_at
+    # Started again, it goes on from the cut (here to a second deadline) with the same plan.
+    resumed = train_and_evaluate(config, tmp_path)
+    assert resumed.info is not None and resumed.info["steps"] > cut_at

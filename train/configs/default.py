@@ -38,6 +38,10 @@ class TrainConfig:
     num_steps: int = 100_000  # upper bound on steps
     fixed_steps: bool = False  # train exactly num_steps: no fitting to the time budget
     time_budget_minutes: float = 60.0  # stop (and fit the schedule) to this wall-clock budget
+    # This process validates and exports by this many minutes after it started, featurising,
+    # loading and compiling included (0: no deadline): a lent machine's call limit. Unlike the
+    # budget, which counts training time across resumes, it is this process's wall clock.
+    deadline_minutes: float = 0.0
     eval_every: int = 500  # steps between validations and checkpoints
     eval_utterances: int = 200  # per validation manifest (the first N, for a stable figure)
     vtlp: float = 0.0  # frequency warp per utterance, up to +-this share (0: off)
@@ -113,6 +117,7 @@ class TrainConfig:
         need(self.clip_norm > 0, "clip_norm", "must be positive")
         need(self.num_steps >= 1, "num_steps", "must be positive")
         need(self.time_budget_minutes > 0, "time_budget_minutes", "must be positive")
+        need(self.deadline_minutes >= 0, "deadline_minutes", "must be >= 0 (0: none)")
         need(self.eval_every >= 1, "eval_every", "must be positive")
         need(self.eval_utterances >= 1, "eval_utterances", "must be positive")
         need(0.0 <= self.vtlp < 0.5, "vtlp", "must be in [0, 0.5)")
