@@ -22,7 +22,7 @@ from train.train import train_and_evaluate
 OPTIONS = ("time_budget_minutes", "deadline_minutes", "train_manifests", "valid_manifests",
            "pretrain", "pretrain_minutes", "pretrain_layers", "transcribed_fraction", "vae_path",
            "vae_frontend", "vae_augment", "vtlp", "channel_eq_db", "band_limit", "smooth_spectrum",
-           "init_model",
+           "init_model", "ema_decay",
            "peak_learning_rate", "warmup_steps", "heldout_engines")  # fmt: skip
 SHAPE = ("frontend", "cell", "rnn_layers", "rnn_hidden", "residual_blocks")  # ModelConfig
 
@@ -60,6 +60,16 @@ def parser(defaults: TrainConfig) -> argparse.ArgumentParser:
         "featurising and compiling included (a lent machine's call limit; with --minutes the "
         "schedule fits whichever ends first, with --steps the run is cut there and resumes "
         "later; default %(default)s: none)",
+    )
+    p.add_argument(
+        "--ema",
+        dest="ema_decay",
+        type=float,
+        default=d.ema_decay,
+        metavar="DECAY",
+        help="validate and export a moving average of the weights with this decay per step "
+        "(e.g. 0.999; the trained weights go to WORKDIR/latest_raw.streamasr; default "
+        "%(default)s: off)",
     )
     p.add_argument(
         "--steps",

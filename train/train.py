@@ -66,6 +66,7 @@ class TrainState:
     params: Params  # the encoder's weights, replicated on every device
     opt_state: optax.OptState  # AdamW moments, replicated
     dropout_rng: jax.Array  # PRNG key; step n's dropout uses fold_in(dropout_rng, n)
+    ema: Params | None = None  # the weights' moving average (config.ema_decay > 0), replicated
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -89,13 +90,28 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
 def create_train_state(config: TrainConfig, params: Params, parallel: DataParallel) -> TrainState:
     """Step 0 from ``params`` (fresh, fine-tuned or pretrained: train/initial.py)."""
-    params = parallel.replicate(params)
+    replicated = parallel.replicate(params)
     return TrainState(
         step=jnp.int32(0),
-        params=params,
-        opt_state=make_optimizer(config).init(params),
+        params=replicated,
+        opt_state=make_optimizer(config).init(replicated),
         dropout_rng=jax.random.PRNGKey(config.seed),
+        ema=copied(replicated) if config.ema_decay > 0 else None,
     )
+
+
+def copied(params: Params) -> Params:
+    """The same weights in buffers of their own (same placement): the state is donated to
+    each step, and no buffer can be donated twice."""
+    return jax.tree_util.tree_map(jnp.copy, params)
+
+
+def ema_decay_at(decay: float, step: jax.Array) -> jax.Array:
+    """The averaging decay at optimizer step ``step``: ``decay``, less at first, so that the
+    average soon leaves its starting weights ((1 + n) / (10 + n), as TensorFlow's
+    ExponentialMovingAverage with num_updates)."""
+    n = step.astype(jnp.float32)
+    return jnp.minimum(decay, (1.0 + n) / (10.0 + n))
 
 
 def ctc_loss(
@@ -138,7 +154,13 @@ def make_train_step(config: TrainConfig) -> TrainStep:
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = jax.tree_util.tree_map(lambda p, u: p - lr * u, state.params, updates)
         metrics = {"loss_per_char": loss, "grad_norm": optax.tree.norm(grads), "chars": chars}
-        new = dataclasses.replace(state, step=state.step + 1, params=params, opt_state=opt_state)
+        ema = state.ema
+        if ema is not None:
+            d = ema_decay_at(config.ema_decay, state.step)
+            ema = jax.tree_util.tree_map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+        new = dataclasses.replace(
+            state, step=state.step + 1, params=params, opt_state=opt_state, ema=ema
+        )
         return new, metrics
 
     return jax.jit(train_step, donate_argnums=(0,))
@@ -323,11 +345,16 @@ def _train_and_evaluate(
     if resuming:
         saved = checkpoint.restore(ckpt_path, state.params, state.opt_state)
         step, total_steps, elapsed_before = saved.step, saved.total_steps, saved.elapsed
+        params = parallel.replicate(saved.params)
+        ema = None
+        if state.ema is not None:  # a run that kept no average starts one from here
+            ema = parallel.replicate(saved.ema) if saved.ema is not None else copied(params)
         state = dataclasses.replace(
             state,
             step=jnp.int32(step),
-            params=parallel.replicate(saved.params),
+            params=params,
             opt_state=parallel.replicate(saved.opt_state),
+            ema=ema,
         )
         say(f"resumed from step {step}")
 
@@ -351,32 +378,43 @@ def _train_and_evaluate(
     )
     last_saved = step if resuming else -1
 
-    def model_at(state: TrainState, step: int) -> ModelArtifact:
+    def model_at(state: TrainState, step: int, raw: bool = False) -> ModelArtifact:
+        """The model as of ``step``: the averaged weights when the run keeps an average
+        (unless ``raw``), else the trained ones."""
         info = {
             "steps": step,
             "train_hours": round(hours, 2),
             "train_config": json.loads(json.dumps(asdict(config), default=str)),
+            "weights": "raw" if raw or state.ema is None else f"ema {config.ema_decay}",
         }
-        params = jax.device_get(state.params)
+        params = jax.device_get(state.params if raw or state.ema is None else state.ema)
         return ModelArtifact(config.model, config.features, stats, params, info=info)
 
     def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
         began = time.monotonic()
         record: dict[str, Any] = {"kind": "eval", "step": step, "time": began - started}
-        for name, valid in valid_sets.items():
-            for k, v in evaluate(eval_step, state.params, valid, stats, config, parallel).items():
-                record[f"{name}/{k}"] = v
+        # The weights that ship first (the average, if kept); the trained ones beside them,
+        # so the log shows what averaging buys.
+        shipped = [("", state.ema)] if state.ema is not None else []
+        for prefix, params in [*shipped, ("raw " if shipped else "", state.params)]:
+            for name, valid in valid_sets.items():
+                metrics = evaluate(eval_step, params, valid, stats, config, parallel)
+                record.update({f"{prefix}{name}/{k}": v for k, v in metrics.items()})
         if not parallel.is_main:
             return  # the checkpoint, the log and the plot are written once
         log(record)
         tqdm.write(json.dumps(record))
         elapsed = time.monotonic() - started
-        saved = checkpoint.Checkpoint(state.params, state.opt_state, step, total_steps, elapsed)
+        saved = checkpoint.Checkpoint(
+            state.params, state.opt_state, step, total_steps, elapsed, state.ema
+        )
         checkpoint.save(ckpt_path, saved)
         # The model as of this step, beside the checkpoint (whose optimizer moments make it
         # three times the size): a run stopped before its end, a lease cut off, still leaves
         # a model to evaluate or copy away.
         artifact.save(model_at(state, step), workdir / "latest.streamasr")
+        if state.ema is not None:
+            artifact.save(model_at(state, step, raw=True), workdir / "latest_raw.streamasr")
         plot_curves(log_path, workdir / "curves.png")
         took = time.monotonic() - began  # process 0's, whose clock decides for all
         deadline.validation_seconds = max(deadline.validation_seconds, took)

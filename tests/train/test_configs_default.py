@@ -25,6 +25,7 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
     ("final_learning_rate_fraction", "1.5", {"final_learning_rate_fraction": 1.5}),
     ("weight_decay", "-0.1", {"weight_decay": -0.1}),
     ("clip_norm", "0.0", {"clip_norm": 0.0}),
+    ("ema_decay", "1.0", {"ema_decay": 1.0}),  # an average that never moves
     ("num_steps", "0", {"num_steps": 0}),
     ("time_budget_minutes", "0.0", {"time_budget_minutes": 0.0}),
     ("deadline_minutes", "-1.0", {"deadline_minutes": -1.0}),

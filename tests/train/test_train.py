@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -18,14 +19,18 @@ from streamasr.engine.recognizer import Recognizer
 from streamasr.engine.stream import Stream
 from streamasr.features.normalize import FeatureStats
 from streamasr.model import artifact
-from train import data
+from streamasr.model.step import init_params
+from train import checkpoint, data
 from train.configs.default import TrainConfig, get_config, get_smoke_config
 from train.corpus.voices import CLASSIC_ENGINES_TO_HOLD_OUT, HELDOUT_ENGINES
 from train.train import (
     DEADLINE_MIN_RESERVE,
     Deadline,
     collapse,
+    create_train_state,
     learning_rate,
+    make_optimizer,
+    make_train_step,
     train_and_evaluate,
 )
 
@@ -457,3 +462,62 @@ def test_a_run_cut_by_its_deadline_validates_exports_and_resumes(
     # Started again, it goes on from the cut (here to a second deadline) with the same plan.
     resumed = train_and_evaluate(config, tmp_path)
     assert resumed.info is not None and resumed.info["steps"] > cut_at
+
+
+def test_the_weight_average_is_the_decayed_sum_of_each_steps_weights() -> None:
+    from tests.train.distributed_worker import global_batch
+    from train.parallel import DataParallel
+
+    config = get_smoke_config().replace(ema_decay=0.2)
+    parallel = DataParallel.over_visible_devices()
+    start = init_params(config.model, jax.random.PRNGKey(0))
+    state = create_train_state(config, start, parallel)
+    batch = {k: parallel.shard_batch(v) for k, v in global_batch(config).items()}
+    step = make_train_step(config)
+    # Copies: on a CPU a host view of a device buffer would change as steps reuse it.
+    expected = [np.array(leaf) for leaf in jax.tree_util.tree_leaves(start)]
+    leaves = jax.tree_util.tree_leaves
+    # (1 + n) / (10 + n) at step n while that is below the decay, then the decay
+    for d in (1 / 10, 2 / 11, 0.2, 0.2):
+        state, _ = step(state, batch, jnp.float32(1e-2))
+        trained = [np.array(leaf) for leaf in leaves(state.params)]
+        expected = [d * e + (1 - d) * p for e, p in zip(expected, trained, strict=True)]
+    got = leaves(jax.device_get(state.ema))
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-5, atol=1e-6)
+    # The average lags the trained weights.
+    assert any(not np.allclose(g, t) for g, t in zip(got, trained, strict=True))
+
+
+def test_a_run_with_averaging_ships_the_average_and_keeps_it_across_a_resume(
+    manifest: Path, tmp_path: Path
+) -> None:
+    config = get_smoke_config().replace(
+        train_manifests=(str(manifest),), valid_manifests=(str(manifest),), ema_decay=0.9
+    )
+    model = train_and_evaluate(config, tmp_path)
+    raw = artifact.load(tmp_path / "latest_raw.streamasr")
+    assert model.info is not None and model.info["weights"] == "ema 0.9"
+    assert raw.info is not None and raw.info["weights"] == "raw"
+    evals = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    last = [r for r in evals if r["kind"] == "eval"][-1]
+    assert {"train/cer", "raw train/cer"} <= last.keys()
+    path = tmp_path / "checkpoint.msgpack"
+    saved = checkpoint.restore(path, raw.params, make_optimizer(config).init(raw.params))
+    assert saved.ema is not None
+    leaves = jax.tree_util.tree_leaves
+    for a, b in zip(leaves(saved.ema), leaves(model.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(leaves(saved.params), leaves(raw.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # Resumed for two more steps from a checkpoint whose average is zero, the run averages on
+    # from it: at steps 4 and 5 the decays are 5/14 and 6/15, so the zeros keep a weight of
+    # 1/7 and the new average is about 6/7 of the weights (it would be all of them were the
+    # average started afresh from the trained weights).
+    zeros = jax.tree_util.tree_map(np.zeros_like, saved.params)
+    checkpoint.save(path, dataclasses.replace(saved, ema=zeros, total_steps=6))
+    resumed = train_and_evaluate(config, tmp_path)
+    trained = artifact.load(tmp_path / "latest_raw.streamasr").params
+    assert resumed.info is not None and resumed.info["steps"] == 6
+    norm = lambda tree: np.sqrt(sum(float(np.sum(np.square(x))) for x in leaves(tree)))  # noqa: E731
+    assert norm(resumed.params) / norm(trained) == pytest.approx(1 - 5 / 14 * 6 / 15, abs=0.01)

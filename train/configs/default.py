@@ -34,6 +34,9 @@ class TrainConfig:
     warmup_steps: int = 400  # linear warmup to the peak
     final_learning_rate_fraction: float = 0.05  # cosine decay ends at this fraction of the peak
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
+    # Polyak averaging: validate and export an exponential moving average of the weights with
+    # this decay per step (0: off; 0.999 averages over about the last thousand steps).
+    ema_decay: float = 0.0
     clip_norm: float = 1.0  # global gradient norm clip
     num_steps: int = 100_000  # upper bound on steps
     fixed_steps: bool = False  # train exactly num_steps: no fitting to the time budget
@@ -115,6 +118,7 @@ class TrainConfig:
         )
         need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         need(self.clip_norm > 0, "clip_norm", "must be positive")
+        need(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1) (0: off)")
         need(self.num_steps >= 1, "num_steps", "must be positive")
         need(self.time_budget_minutes > 0, "time_budget_minutes", "must be positive")
         need(self.deadline_minutes >= 0, "deadline_minutes", "must be >= 0 (0: none)")
