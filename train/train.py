@@ -345,14 +345,14 @@ def _train_and_evaluate(
     if resuming:
         saved = checkpoint.restore(ckpt_path, state.params, state.opt_state)
         step, total_steps, elapsed_before = saved.step, saved.total_steps, saved.elapsed
-        params = parallel.replicate(saved.params)
+        restored = parallel.replicate(saved.params)
         ema = None
         if state.ema is not None:  # a run that kept no average starts one from here
-            ema = parallel.replicate(saved.ema) if saved.ema is not None else copied(params)
+            ema = parallel.replicate(saved.ema) if saved.ema is not None else copied(restored)
         state = dataclasses.replace(
             state,
             step=jnp.int32(step),
-            params=params,
+            params=restored,
             opt_state=parallel.replicate(saved.opt_state),
             ema=ema,
         )
@@ -381,13 +381,14 @@ def _train_and_evaluate(
     def model_at(state: TrainState, step: int, raw: bool = False) -> ModelArtifact:
         """The model as of ``step``: the averaged weights when the run keeps an average
         (unless ``raw``), else the trained ones."""
+        averaged = state.ema if not raw else None
         info = {
             "steps": step,
             "train_hours": round(hours, 2),
             "train_config": json.loads(json.dumps(asdict(config), default=str)),
-            "weights": "raw" if raw or state.ema is None else f"ema {config.ema_decay}",
+            "weights": "raw" if averaged is None else f"ema {config.ema_decay}",
         }
-        params = jax.device_get(state.params if raw or state.ema is None else state.ema)
+        params = jax.device_get(state.params if averaged is None else averaged)
         return ModelArtifact(config.model, config.features, stats, params, info=info)
 
     def validate_and_save(state: TrainState, step: int, total_steps: int) -> None:
