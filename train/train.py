@@ -480,9 +480,10 @@ def _train_and_evaluate(
             if step % config.eval_every == 0 or step >= total_steps:
                 validate_and_save(state, step, total_steps)
                 last_saved = step
+            now = time.monotonic()
             out_of_time = clocked and parallel.agree(
-                (not config.fixed_steps and time.monotonic() - started > budget * 1.05)
-                or deadline.seconds_left(time.monotonic()) <= 0
+                (not config.fixed_steps and now - started > budget * 1.05)
+                or deadline.seconds_left(now) <= 0
             )
             if step >= total_steps or out_of_time:
                 done = True
