@@ -22,7 +22,7 @@ if [ -d .whl ] && [ -z "${NOWHL:-}" ]; then
     export PYTHONPATH=/tmp/site:$PWD
 fi
 nvidia-smi -L 2>/dev/null
-[ -d carry/pack ] || python3 -m zipfile -e carry/pack.zip carry
+[ -d carry/pack ] || $PY -m zipfile -e carry/pack.zip carry
 P=carry/pack
 TRAIN=${TRAIN:-"$P/corpus/train.jsonl $P/kokoro_en/train.jsonl $P/fresh/train.jsonl
     $P/corpus/train.short.jsonl $P/kokoro_en/train.short.jsonl $P/fresh/train.short.jsonl
@@ -32,6 +32,12 @@ COMMON="--minutes 60 --ema 0.999 --warmup-steps 200 --vtlp 0.1 --channel-eq 8
     --band-limit 0.3 --smooth-spectrum 0.3 --feature-cache $RUNS/features
     --train $TRAIN --valid $VALID ${EXTRA:-}"
 mkdir -p "$RUNS" "$OUT"
+NAMES="r256 r384 r384hi"
+# The runs' logs and curves, without features, checkpoints or models, as one file in OUT.
+save_logs() {
+    tar czf "$OUT/.logs.tgz" -C "$RUNS" --exclude features --exclude '*.msgpack' \
+        --exclude '*.streamasr' . 2> /dev/null && mv "$OUT/.logs.tgz" "$OUT/logs.tgz"
+}
 left() { awk -v e="$END" -v t0="$T0" -v now="$(date +%s)" 'BEGIN { printf "%.3f", (e - (now - t0)) / 60 }'; }
 
 $PY -m train.widen streamasr/assets/default.streamasr "$RUNS/wide384.streamasr" \
@@ -55,22 +61,22 @@ done
 # Insurance against a run that overruns the call: the model as of its last validation.
 (
     while sleep 45; do
-        for name in r256 r384 r384hi; do
+        for name in $NAMES; do
             f="$RUNS/$name/latest.streamasr"
             [ -f "$f" ] && cp "$f" "$OUT/.tmp" && mv "$OUT/.tmp" "$OUT/latest_$name.streamasr"
         done
-        tar czf "$OUT/.logs.tgz" -C "$RUNS" --exclude features --exclude '*.msgpack' \
-            --exclude '*.streamasr' . 2> /dev/null && mv "$OUT/.logs.tgz" "$OUT/logs.tgz"
+        save_logs
     done
 ) &
 copier=$!
 wait $(jobs -p | grep -v "^$copier$")
 kill $copier 2> /dev/null
-for name in r256 r384 r384hi; do
+wait $copier 2> /dev/null
+rm -f "$OUT/.tmp" "$OUT/.logs.tgz"  # what the copier was writing when it was stopped
+for name in $NAMES; do
     [ -f "$OUT/$name.streamasr" ] && rm -f "$OUT/latest_$name.streamasr"
     tail -c 2000 "$RUNS/$name.out" | tr '\r' '\n' | grep -v "^ *[0-9]*%" | tail -5
 done
-tar czf "$OUT/logs.tgz" -C "$RUNS" --exclude features --exclude '*.msgpack' \
-    --exclude '*.streamasr' .
+save_logs
 ls -la "$OUT"
 echo "done at $(( $(date +%s) - T0 )) s"
