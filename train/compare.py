@@ -10,6 +10,11 @@ utterances could give, which is what ablation tables on a few hundred utterances
 ``--send-rate 8000`` sends every utterance at 8 kHz, as a telephone client (Asterisk) does:
 the audio is resampled down first and the recogniser resamples it back up, as the daemon
 would. It measures how much a narrow channel costs a model on speech it otherwise reads.
+
+``--unheard-text TRAIN.jsonl...`` leaves out every utterance whose text one of those training
+manifests holds. Corpora of different seeds draw their sentences from one pool in different
+orders, so a held-out set's sentences (first in its seed's order) can turn up in another
+seed's training text: a model that trained on them is not being tested on unheard speech.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import add_engines_argument, readable_audio
+from train.corpus.manifest import add_engines_argument, read_manifest, readable_audio
 from train.evaluate import transcribe_streaming
 
 
@@ -78,25 +83,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=(8000, 11025, 16000, 22050, 44100, 48000),
         help="send every utterance at this sample rate (8000: as a telephone client)",
     )
+    p.add_argument(
+        "--unheard-text",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="TRAIN_MANIFEST",
+        help="leave out utterances whose text these training manifests hold",
+    )
     args = p.parse_args(argv)
     try:
         models = [Recognizer.from_file(m, EndpointConfig()) for m in (args.model_a, args.model_b)]
     except (ArtifactError, OSError) as e:
         print(f"compare: error: {e}", file=sys.stderr)
         return 2
-    missing = [str(m) for m in args.manifests if not m.is_file()]
+    missing = [str(m) for m in [*args.manifests, *args.unheard_text] if not m.is_file()]
     if missing:
         print(f"compare: error: no such manifest: {', '.join(missing)}", file=sys.stderr)
         return 2
+    trained_on = {r.text for m in args.unheard_text for r in read_manifest(m)}
     edits: list[list[int]] = [[], []]
     lengths: list[int] = []
+    left_out = 0
     for manifest in args.manifests:
         for record, audio in readable_audio(manifest, args.limit, engines=args.engines):
+            if record.text in trained_on:
+                left_out += 1
+                continue
             lengths.append(len(record.text))
             samples, rate = as_sent(audio.samples, audio.sample_rate, args.send_rate)
             for side, model in enumerate(models):
                 hyp = transcribe_streaming(model, samples, rate, GREEDY)
                 edits[side].append(character_edits(record.text, hyp))
+    if args.unheard_text:
+        print(f"left out {left_out} utterances whose text the training manifests hold")
+    if not lengths:
+        print("compare: error: no utterance left to compare", file=sys.stderr)
+        return 2
     a, b, n = (np.asarray(x, np.int64) for x in (*edits, lengths))
     low, high = paired_bootstrap(a, b, n, args.resamples)
     cer_a, cer_b = a.sum() / n.sum(), b.sum() / n.sum()

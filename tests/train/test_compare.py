@@ -59,6 +59,37 @@ def test_command_compares_two_models_on_real_speech(
     assert missing.returncode == 2 and b"no such manifest" in missing.stderr
 
 
+def test_command_leaves_out_utterances_whose_text_a_training_manifest_holds(
+    tmp_path: Path, tiny_artifact: ModelArtifact, speak: Callable[[str], Path]
+) -> None:
+    model = tmp_path / "m.streamasr"
+    artifact.save(tiny_artifact, model)
+    texts = ["go home", "turn left", "go home"]
+    manifest = tmp_path / "heldout.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps({"audio_filepath": str(speak(t)), "duration": 1, "text": t}) + "\n"
+            for t in texts
+        )
+    )
+    trained = tmp_path / "train.jsonl"
+    trained.write_text(json.dumps({"audio_filepath": "x.flac", "duration": 1, "text": "go home"}))
+    cmd = [sys.executable, "-m", "train.compare", str(model), str(model), str(manifest)]
+    kept = subprocess.run([*cmd, "--unheard-text", str(trained)], capture_output=True, text=True)
+    assert kept.returncode == 0, kept.stderr
+    assert "left out 2 utterances" in kept.stdout and "N=1 " in kept.stdout
+    assert "N=3 " in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    trained.write_text(
+        trained.read_text()
+        + "\n"
+        + json.dumps({"audio_filepath": "y.flac", "duration": 1, "text": "turn left"})
+    )
+    none_left = subprocess.run(
+        [*cmd, "--unheard-text", str(trained)], capture_output=True, text=True
+    )
+    assert none_left.returncode == 2 and "no utterance left" in none_left.stderr
+
+
 def test_sent_at_8khz_keeps_the_telephone_band_only() -> None:
     t = np.arange(16000) / 16000
     low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
