@@ -230,3 +230,57 @@ def test_world_voices_blend_with_english_ones() -> None:
     }
     mix = neural.parse_kokoro_ident("en-us:af_bella0.25+zm_yunxi0.75")
     np.testing.assert_allclose(neural.kokoro_style(mix, styles), 0.75)
+
+
+def test_new_engines_bring_speakers_no_earlier_catalogue_has() -> None:
+    earlier = {
+        s.ident.split("~")[0]
+        for draw in (
+            neural.kokoro_en_speakers,
+            neural.kokoro_en_jitter_speakers,
+            neural.kokoro_world_speakers,
+        )
+        for s in draw()
+    }
+    en2 = neural.kokoro_en_jitter2_speakers()
+    world2 = _catalogue(
+        neural.kokoro_world_jitter_speakers,
+        neural.KOKORO_WORLD_VOICES,
+        neural.KOKORO_WORLD_JITTER_BLENDS,
+    )
+    assert len({s.ident for s in en2}) == len(neural.KOKORO_EN_VOICES) + neural.KOKORO_EN_BLENDS
+    for speakers in (en2, world2):
+        blends = [s.ident.split("~")[0] for s in speakers if len(s.weights) > 1]
+        assert sum(b in earlier for b in blends) < len(blends) // 10  # another draw
+        for s in speakers:
+            assert neural.parse_kokoro_ident(s.ident) == s and s.jitter is not None
+            assert neural.KOKORO_JITTER_SIGMA[0] <= s.jitter[1] <= neural.KOKORO_JITTER_SIGMA[1]
+    held_out = neural.KOKORO_WORLD_HELDOUT | neural.KOKORO_EN_HELDOUT
+    for s in world2:
+        held = [v in held_out for v, _ in s.weights]
+        assert all(held) or not any(held)  # no training speaker carries a held-out voice
+    assert [v.heldout for v in installed_voices(["kokoro_world_jitter"])] == [
+        neural.kokoro_world_heldout(s) for s in world2
+    ]
+    assert [v.heldout for v in installed_voices(["kokoro_en_jitter2"])] == [
+        neural.kokoro_en_heldout(s) for s in en2
+    ]
+
+
+@pytest.mark.parametrize(
+    "ident", ["en-us:zm_yunxi1.00~7x1.50", "en-gb:bf_emma0.60+zm_yunxi0.40~7x1.50"]
+)
+def test_world_speakers_are_jittered_in_units_of_all_the_voices_they_mix_from(
+    ident: str,
+) -> None:
+    rng = np.random.default_rng(0)
+    names = (*neural._STYLE_KEYS.values(), *neural.KOKORO_EN_VOICES, *neural.KOKORO_WORLD_VOICES)
+    styles = {k: rng.standard_normal((510, 1, 256)).astype(np.float32) for k in names}
+    for v in neural.KOKORO_WORLD_VOICES:
+        styles[v] *= 5.0  # the other languages' voices spread wider than the English ones here
+    speaker = neural.parse_kokoro_ident(ident)
+    base = neural.kokoro_style(neural.parse_kokoro_ident(ident.split("~")[0]), styles)
+    family = np.stack([styles[v] for v in (*neural.KOKORO_EN_VOICES, *neural.KOKORO_WORLD_VOICES)])
+    units = (neural.kokoro_style(speaker, styles) - base) / np.std(family, axis=0)
+    np.testing.assert_allclose(units, np.broadcast_to(units[:1], units.shape), atol=1e-3)
+    assert 1.2 < float(np.std(units)) < 1.8

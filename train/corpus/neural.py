@@ -88,6 +88,16 @@ KOKORO_WORLD_VOICES = (
 KOKORO_WORLD_HELDOUT = frozenset({"ff_siwis", "hm_psi", "im_nicola", "zf_xiaoyi"})
 KOKORO_WORLD_BLENDS = 360
 KOKORO_WORLD_SEED = 20261205
+# New speakers come as new engines with catalogues of their own: widening a catalogue in place
+# would change the voice behind every sentence of the corpora already made from it (a plan
+# picks voices by index). By 2026-12-04 two corpus seeds had drawn about 1,300 of the first
+# five catalogues' 1,960 speakers, so a third seed would add sentences, not voices.
+# Engine "kokoro_en_jitter2": a third draw of jittered English speakers, as kokoro_en_jitter.
+KOKORO_EN_JITTER2_SEED = 20261206
+# Engine "kokoro_world_jitter": world blends of another, larger draw (one or two voices of other
+# languages with up to two English ones), each moved off the hull of all 49 voices it mixes from.
+KOKORO_WORLD_JITTER_BLENDS = 1000
+KOKORO_WORLD_JITTER_SEED = 20261207
 
 PIPER_NOISE_SCALES = (0.4, 0.67, 0.9)  # 0.67: the voice's own default, two decimals
 PIPER_NOISE_W_SCALES = (0.5, 0.8, 1.1)
@@ -225,6 +235,11 @@ def kokoro_en_jitter_speakers(
     return _jittered(kokoro_en_speakers(blends, seed), seed)
 
 
+def kokoro_en_jitter2_speakers() -> list[KokoroSpeaker]:
+    """kokoro_en_jitter's catalogue drawn again from another seed."""
+    return kokoro_en_jitter_speakers(seed=KOKORO_EN_JITTER2_SEED)
+
+
 def kokoro_en_heldout(speaker: KokoroSpeaker) -> bool:
     return any(v in KOKORO_EN_HELDOUT for v, _ in speaker.weights)
 
@@ -261,6 +276,14 @@ def kokoro_world_speakers(
     return out
 
 
+def kokoro_world_jitter_speakers(
+    blends: int = KOKORO_WORLD_JITTER_BLENDS, seed: int = KOKORO_WORLD_JITTER_SEED
+) -> list[KokoroSpeaker]:
+    """Every voice of another language and `blends` world mixes of another draw, each moved off
+    the hull of the English and other-language voices; held out as kokoro_world holds out."""
+    return _jittered(kokoro_world_speakers(blends, seed), seed)
+
+
 def kokoro_world_heldout(speaker: KokoroSpeaker) -> bool:
     return any(v in KOKORO_WORLD_HELDOUT or v in KOKORO_EN_HELDOUT for v, _ in speaker.weights)
 
@@ -293,11 +316,23 @@ def kokoro_style(speaker: KokoroSpeaker, styles: dict[str, np.ndarray]) -> np.nd
         seed, sigma = speaker.jitter
         # In units of the spread of the speaker's own family: Kokoro's English voices spread
         # differently from its five Japanese styles.
-        family = KOKORO_EN_VOICES if speaker.weights[0][0] in KOKORO_EN_VOICES else KOKORO_STYLES
+        family = _jitter_family(speaker)
         spread = np.std(np.stack([styles[_style_key(s)] for s in family]), axis=0)
         offset = np.random.default_rng(seed).standard_normal(STYLE_DIM).astype(np.float32)
         style = style + sigma * spread * offset  # one offset for every row (token position)
     return np.asarray(style, dtype=np.float32)
+
+
+def _jitter_family(speaker: KokoroSpeaker) -> tuple[str, ...]:
+    """The voices whose spread sets the unit of a speaker's jitter: all the voices its
+    catalogue mixes from (so a world blend led by an English voice is moved like one led by
+    a voice of another language)."""
+    names = {v for v, _ in speaker.weights}
+    if names & set(KOKORO_WORLD_VOICES):
+        return (*KOKORO_EN_VOICES, *KOKORO_WORLD_VOICES)
+    if names <= set(KOKORO_EN_VOICES):
+        return KOKORO_EN_VOICES
+    return KOKORO_STYLES
 
 
 def _style_key(name: str) -> str:
@@ -423,6 +458,8 @@ SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro_en": speak_kokoro,
     "kokoro_en_jitter": speak_kokoro,
     "kokoro_world": speak_kokoro,
+    "kokoro_en_jitter2": speak_kokoro,
+    "kokoro_world_jitter": speak_kokoro,
     "piper": speak_piper,
 }
 

@@ -70,6 +70,8 @@ NEURAL_ENGINES = (
     "kokoro_en",
     "kokoro_en_jitter",
     "kokoro_world",
+    "kokoro_en_jitter2",
+    "kokoro_world_jitter",
     "piper",
 )
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
@@ -100,6 +102,8 @@ ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, 
 ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
 ENGINE_PACKAGES["kokoro_en_jitter"] = ENGINE_PACKAGES["kokoro_en"]
 ENGINE_PACKAGES["kokoro_world"] = ENGINE_PACKAGES["kokoro_en"]
+ENGINE_PACKAGES["kokoro_en_jitter2"] = ENGINE_PACKAGES["kokoro_en"]
+ENGINE_PACKAGES["kokoro_world_jitter"] = ENGINE_PACKAGES["kokoro_en"]
 
 
 def install_hint(engine: str) -> str:
@@ -312,6 +316,18 @@ def kokoro_world_voices() -> list[Voice]:
     )
 
 
+def kokoro_en_jitter2_voices() -> list[Voice]:
+    """A third draw of jittered English speakers (neural.kokoro_en_jitter2_speakers())."""
+    return _kokoro_js_catalogue("kokoro_en_jitter2", neural.kokoro_en_jitter2_speakers)
+
+
+def kokoro_world_jitter_voices() -> list[Voice]:
+    """Jittered world blends of another draw (neural.kokoro_world_jitter_speakers())."""
+    return _kokoro_js_catalogue(
+        "kokoro_world_jitter", neural.kokoro_world_jitter_speakers, neural.kokoro_world_heldout
+    )
+
+
 def _kokoro_js_catalogue(
     engine: str,
     speakers: Callable[[], list[neural.KokoroSpeaker]],
@@ -341,6 +357,8 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "kokoro_en": kokoro_en_voices,
     "kokoro_en_jitter": kokoro_en_jitter_voices,
     "kokoro_world": kokoro_world_voices,
+    "kokoro_en_jitter2": kokoro_en_jitter2_voices,
+    "kokoro_world_jitter": kokoro_world_jitter_voices,
     "piper": piper_voices,
 }
 
