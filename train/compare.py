@@ -32,7 +32,12 @@ from streamasr.decode.endpoint import EndpointConfig
 from streamasr.decode.factory import GREEDY
 from streamasr.engine.recognizer import Recognizer
 from streamasr.model.artifact import ArtifactError
-from train.corpus.manifest import add_engines_argument, read_manifest, readable_audio
+from train.corpus.manifest import (
+    add_engines_argument,
+    read_manifest,
+    selected_records,
+    with_audio,
+)
 from train.evaluate import transcribe_streaming
 
 
@@ -106,10 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lengths: list[int] = []
     left_out = 0
     for manifest in args.manifests:
-        for record, audio in readable_audio(manifest, args.limit, engines=args.engines):
-            if record.text in trained_on:
-                left_out += 1
-                continue
+        # Left out before --limit and before any audio is read: N utterances means N compared.
+        records = selected_records(manifest, args.engines)
+        unheard = [r for r in records if r.text not in trained_on]
+        left_out += len(records) - len(unheard)
+        for record, audio in with_audio(unheard[: args.limit], manifest, "compare"):
             lengths.append(len(record.text))
             samples, rate = as_sent(audio.samples, audio.sample_rate, args.send_rate)
             for side, model in enumerate(models):

@@ -79,6 +79,11 @@ def test_command_leaves_out_utterances_whose_text_a_training_manifest_holds(
     assert kept.returncode == 0, kept.stderr
     assert "left out 2 utterances" in kept.stdout and "N=1 " in kept.stdout
     assert "N=3 " in subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    # The first utterance is left out before --limit counts: one is still compared.
+    first = subprocess.run(
+        [*cmd, "--unheard-text", str(trained), "--limit", "1"], capture_output=True, text=True
+    )
+    assert first.returncode == 0 and "N=1 " in first.stdout, first.stderr
     trained.write_text(
         trained.read_text()
         + "\n"

@@ -114,10 +114,22 @@ def readable_audio(
     """The manifest's first ``limit`` records (of ``engines`` only, when given) with their
     audio; an unreadable file is reported on stderr (one line, naming it) and skipped, never a
     crash of the whole run."""
+    yield from with_audio(selected_records(manifest_path, engines)[:limit], manifest_path, who)
+
+
+def selected_records(manifest_path: Path, engines: Collection[str] | None = None) -> list[Record]:
+    """The manifest's records, of ``engines`` only when given."""
     records = read_manifest(manifest_path)
-    if engines is not None:
-        records = [r for r in records if engine_of(r.voice) in engines]
-    for record in records[:limit]:
+    if engines is None:
+        return records
+    return [r for r in records if engine_of(r.voice) in engines]
+
+
+def with_audio(
+    records: Iterable[Record], manifest_path: Path, who: str = "eval"
+) -> Iterator[tuple[Record, Audio]]:
+    """Each record of ``manifest_path`` with its audio; see readable_audio."""
+    for record in records:
         try:
             audio = read_audio(resolve_audio(record, manifest_path))
         except AudioFileError as e:
