@@ -24,9 +24,8 @@ fi
 nvidia-smi -L 2>/dev/null
 [ -d carry/pack ] || $PY -m zipfile -e carry/pack.zip carry
 P=carry/pack
-TRAIN=${TRAIN:-"$P/corpus/train.jsonl $P/kokoro_en/train.jsonl $P/fresh/train.jsonl
-    $P/corpus/train.short.jsonl $P/kokoro_en/train.short.jsonl $P/fresh/train.short.jsonl
-    $P/corpus/train.short.jsonl $P/kokoro_en/train.short.jsonl $P/fresh/train.short.jsonl"}
+source "$(dirname "${BASH_SOURCE[0]}")/packed_list.sh"
+TRAIN=${TRAIN:-$(packed_list $P corpus kokoro_en fresh)}  # bin/train's stage 11 list
 VALID=${VALID:-"$P/kokoro_en/valid_heldout_voices.jsonl $P/corpus/valid_heldout_voices.jsonl"}
 COMMON="--minutes 60 --ema 0.999 --warmup-steps 200 --vtlp 0.1 --channel-eq 8
     --band-limit 0.3 --smooth-spectrum 0.3 --feature-cache $RUNS/features
