@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,11 @@ def test_engine_failure_drops_only_that_utterance(tmp_path: Path) -> None:
     assert len(train) + sum("train-" in f for f in summary.failures) == 6
     assert {r.voice for r in train} == {"espeak/en-us+m3"}
     assert (tmp_path / "failures.txt").read_text().count("\n") == len(summary.failures)
+    # Writing the finished manifests leaves the synthesising run's record of what failed.
+    record = {f: (tmp_path / f).read_text() for f in ("failures.txt", "summary.json")}
+    listed = generate(replace(cfg, finished_only=True), [VOICES[0], broken], SENTENCES, False)
+    assert not listed.failures and read_manifest(tmp_path / "train.jsonl") == train
+    assert {f: (tmp_path / f).read_text() for f in record} == record
 
 
 @pytest.mark.usefixtures("needs_espeak")

@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
     p.add_argument(
         "--finished-only",
         action="store_true",
-        help="only write the manifests of the utterances already made (synthesise nothing)",
+        help="only write the manifests of the utterances already made (synthesise nothing; "
+        "failures.txt and summary.json stay those of the last run that synthesised)",
     )
     a = p.parse_args(argv)
     config = CorpusConfig(

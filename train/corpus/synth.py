@@ -336,10 +336,12 @@ def generate(
         summary.records[split].extend(finished)
     for split, records in summary.records.items():
         write_manifest(out / f"{split}.jsonl", records)
+    summary.seconds = time.monotonic() - start
+    if config.finished_only:
+        return summary  # failures.txt and summary.json stay the synthesising run's record
     atomic_write_text(out / "failures.txt", "".join(f + "\n" for f in sorted(summary.failures)))
     catalogue = [asdict(v) for v in voices]
     atomic_write_text(out / "voices.json", json.dumps(catalogue, indent=1) + "\n")
-    summary.seconds = time.monotonic() - start
     atomic_write_text(
         out / "summary.json", json.dumps(summary.to_dict(voices, sentences), indent=1) + "\n"
     )
