@@ -112,8 +112,7 @@ def readable_audio(
     engines: Collection[str] | None = None,
 ) -> Iterator[tuple[Record, Audio]]:
     """The manifest's first ``limit`` records (of ``engines`` only, when given) with their
-    audio; an unreadable file is reported on stderr (one line, naming it) and skipped, never a
-    crash of the whole run."""
+    audio, as with_audio reads it."""
     yield from with_audio(selected_records(manifest_path, engines)[:limit], manifest_path, who)
 
 
@@ -128,7 +127,8 @@ def selected_records(manifest_path: Path, engines: Collection[str] | None = None
 def with_audio(
     records: Iterable[Record], manifest_path: Path, who: str = "eval"
 ) -> Iterator[tuple[Record, Audio]]:
-    """Each record of ``manifest_path`` with its audio; see readable_audio."""
+    """Each record of ``manifest_path`` with its audio; an unreadable file is reported on
+    stderr (one line, naming it) and skipped, never a crash of the whole run."""
     for record in records:
         try:
             audio = read_audio(resolve_audio(record, manifest_path))
