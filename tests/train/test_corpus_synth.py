@@ -221,3 +221,18 @@ def test_finished_only_writes_what_a_stopped_run_made_and_synthesises_nothing(
     ]
     assert not (out / "audio" / "train" / "000" / "train-000003.flac").exists()
     assert len(read_manifest(out / "valid_seen_voices.jsonl")) == 2
+
+
+def test_an_evaluation_corpus_of_held_out_voices_alone_plans_only_them(tmp_path: Path) -> None:
+    heldout_only = [v for v in VOICES if v.heldout]
+    jobs = plan(SENTENCES, heldout_only, config(tmp_path, train_sentences=0, seen_sentences=0))
+    assert [j.split for j in jobs] == ["valid_heldout_voices"] * 2
+    for nothing_to_train_with in (
+        config(tmp_path, train_sentences=1, seen_sentences=0),
+        config(tmp_path, train_sentences=0, seen_sentences=1),
+    ):
+        with pytest.raises(ValueError, match="no training voices"):
+            plan(SENTENCES, heldout_only, nothing_to_train_with)
+    trained_only = [v for v in VOICES if not v.heldout]
+    with pytest.raises(ValueError, match="no held-out voices"):
+        plan(SENTENCES, trained_only, config(tmp_path, train_sentences=0, seen_sentences=0))

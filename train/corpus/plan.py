@@ -140,8 +140,12 @@ def plan(sentences: Sequence[str], voices: Sequence[Voice], config: CorpusConfig
     n_valid = config.heldout_sentences + config.seen_sentences
     if len(sentences) <= n_valid:
         raise ValueError(f"{len(sentences)} sentences leave none for training after {n_valid}")
-    if not train_voices:
+    # An evaluation corpus of held-out engines alone (--sentences 0 --seen 0) needs none.
+    trains = config.train_sentences != 0 or config.seen_sentences > 0
+    if trains and not train_voices:
         raise ValueError("no training voices installed")
+    if not heldout_voices and not trains:
+        raise ValueError("no held-out voices installed, and nothing else to make")
     jobs: list[Job] = []
     if heldout_voices:
         for i, text in enumerate(sentences[: config.heldout_sentences]):
