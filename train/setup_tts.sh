@@ -11,7 +11,8 @@
 # permission); pico is Apache-2.0 (binary language files, redistributable); RHVoice alan/bdl/clb/slt
 # are LGPL-2.1+. rhvoice-english also carries evgeniy-eng and lyubov (CC-BY-NC-ND-4.0): installed
 # with the package but never used (voices.py leaves them out). A package whose licence forbids
-# this use would go in SKIP_PACKAGES; none does.
+# this use would go in SKIP_PACKAGES; none does. python3-torch (BSD-3-Clause, CPU only) runs
+# Silero, the held-out evaluation engine (train/corpus/silero.py), under the system Python.
 set -u
 
 SUITE=bookworm
@@ -23,6 +24,7 @@ PACKAGES=(
     libttspico-utils rhvoice rhvoice-english
     sox fortune-mod fortunes bible-kjv fillets-ng-data pocketsphinx-testdata alsa-utils
     codec2-examples klettres-data ktuberling-data asterisk-core-sounds-en-wav asterisk-core-sounds-en
+    python3-torch
 )
 # Packages whose licence forbids training a speech recogniser with their output: none found so far.
 SKIP_PACKAGES=()

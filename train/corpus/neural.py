@@ -452,6 +452,15 @@ def speak_piper(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
     return audio, int(chunks[0].sample_rate)
 
 
+def speak_silero(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
+    from train.corpus import silero
+
+    try:
+        return silero.speak(ident, text, rate)
+    except silero.SileroError as e:
+        raise NeuralVoiceError(f"silero/{ident}: {e}") from e
+
+
 SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro": speak_kokoro,
     "kokoro_jitter": speak_kokoro,
@@ -461,6 +470,7 @@ SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
     "kokoro_en_jitter2": speak_kokoro,
     "kokoro_world_jitter": speak_kokoro,
     "piper": speak_piper,
+    "silero": speak_silero,
 }
 
 
@@ -486,3 +496,9 @@ def piper_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def silero_available() -> bool:
+    from train.corpus import silero
+
+    return silero.available()

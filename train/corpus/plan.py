@@ -40,6 +40,7 @@ ENGINE_WEIGHTS: Mapping[str, float] = {
     "kokoro_en_jitter2": 0.85,
     "kokoro_world_jitter": 0.85,
     "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
+    "silero": 0.5,  # held out whole as well
 }
 
 

