@@ -9,7 +9,7 @@ import pytest
 
 from train.corpus.voices import (
     ALL_ENGINES,
-    ENGINE_PACKAGES,
+    ENGINE_TABLE,
     ENGINES,
     HELDOUT,
     HELDOUT_ESPEAK_VARIANTS,
@@ -56,11 +56,11 @@ def test_catalogue_names_are_unique_and_split_is_fixed() -> None:
 def test_every_engine_names_the_packages_that_install_it() -> None:
     """A missing engine's message names packages that exist where bin/test installs from:
     train/setup_tts.sh's list (Debian) or requirements-train.lock (pip)."""
-    assert set(ENGINE_PACKAGES) == set(ALL_ENGINES)
+    assert [e.name for e in ENGINE_TABLE] == list(ALL_ENGINES)  # one record per engine
     debian = set((ROOT / "train" / "setup_tts.sh").read_text().split())
     lock = (ROOT / "requirements-train.lock").read_text().splitlines()
     pinned = {line.split("==")[0] for line in lock if "==" in line}
-    for engine, command in ENGINE_PACKAGES.items():
+    for engine, command in ((e.name, e.install) for e in ENGINE_TABLE):
         tool, _, rest = command.partition(" install ")
         packages = rest.split(" (")[0].split()
         assert packages, engine

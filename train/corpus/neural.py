@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -459,19 +458,6 @@ def speak_silero(ident: str, text: str, rate: float) -> tuple[np.ndarray, int]:
         return silero.speak(ident, text, rate)
     except silero.SileroError as e:
         raise NeuralVoiceError(f"silero/{ident}: {e}") from e
-
-
-SPEAKERS: dict[str, Callable[[str, str, float], tuple[np.ndarray, int]]] = {
-    "kokoro": speak_kokoro,
-    "kokoro_jitter": speak_kokoro,
-    "kokoro_en": speak_kokoro,
-    "kokoro_en_jitter": speak_kokoro,
-    "kokoro_world": speak_kokoro,
-    "kokoro_en_jitter2": speak_kokoro,
-    "kokoro_world_jitter": speak_kokoro,
-    "piper": speak_piper,
-    "silero": speak_silero,
-}
 
 
 def kokoro_available() -> bool:

