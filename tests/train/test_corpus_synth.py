@@ -205,11 +205,16 @@ def test_the_sentence_list_follows_the_current_text_rules_on_a_resumed_run(
 
 @pytest.mark.usefixtures("needs_espeak")
 def test_finished_only_writes_what_a_stopped_run_made_and_synthesises_nothing(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "corpus"
     generate(config(out, train_sentences=3), VOICES, SENTENCES, progress=False)
     (out / "audio" / "train" / "000" / "train-000001.jsonl").unlink()  # stopped mid-utterance
+
+    def no_noises() -> list[np.ndarray]:
+        raise AssertionError("nothing is augmented, so no noise recording is read")
+
+    monkeypatch.setattr("train.corpus.synth.load_noises", no_noises)
     summary = generate(
         config(out, train_sentences=5, finished_only=True), VOICES, SENTENCES, progress=False
     )

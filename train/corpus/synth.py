@@ -324,7 +324,8 @@ def generate(
         jobs = [j for j in jobs if _finished(out, j)]
     summary = Summary(records={split: [] for split in SPLITS})
     done: dict[tuple[str, int], tuple[Record, ...]] = {}
-    noises = load_noises() if config.augmented_copies else []
+    # Finished utterances are only listed: nothing is augmented, so no noise is read.
+    noises = load_noises() if config.augmented_copies and not config.finished_only else []
     for outcome in run_jobs(jobs, out, voices, config.workers, noises, progress):
         summary.written += outcome.written
         if outcome.error is not None:
