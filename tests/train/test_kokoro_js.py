@@ -4,62 +4,35 @@ stands in for registry.npmjs.org and serves a tarball shaped like kokoro-js's.""
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.train.registry_stub import serving, tarball
 from train.corpus import kokoro_js
 
 
 def _tarball() -> bytes:
-    files = {
-        "package/voices/af_heart.bin": b"\x01" * 16,
-        "package/voices/bm_george.bin": b"\x02" * 16,
-        "package/dist/kokoro.js": b"console.log(1)",
-        "package/README.md": b"# kokoro-js",
-    }
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return tarball(
+        {
+            "package/voices/af_heart.bin": b"\x01" * 16,
+            "package/voices/bm_george.bin": b"\x02" * 16,
+            "package/dist/kokoro.js": b"console.log(1)",
+            "package/README.md": b"# kokoro-js",
+        }
+    )
 
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
     """A one-file registry on loopback; yields the list of paths it was asked for."""
     body = _tarball()
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(kokoro_js, "TARBALL_URL", f"http://127.0.0.1:{server.server_port}/k.tgz")
-    monkeypatch.setattr(kokoro_js, "TARBALL_SHA256", hashlib.sha256(body).hexdigest())
-    monkeypatch.setenv("STREAMASR_KOKORO_JS", str(tmp_path / "cache" / "voices"))
-    try:
+    with serving(body) as (url, requests):
+        monkeypatch.setattr(kokoro_js, "TARBALL_URL", f"{url}/k.tgz")
+        monkeypatch.setattr(kokoro_js, "TARBALL_SHA256", hashlib.sha256(body).hexdigest())
+        monkeypatch.setenv("STREAMASR_KOKORO_JS", str(tmp_path / "cache" / "voices"))
         yield requests
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_fetch_unpacks_only_the_voices_once(registry: list[str]) -> None:

