@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from train.corpus.__main__ import parse_args
+from train.corpus.__main__ import main, parse_args
 from train.corpus.manifest import read_manifest, resolve_audio
 from train.corpus.plan import SPLITS, CorpusConfig, plan
 from train.corpus.synth import generate, sentences_for, trim_silence
@@ -80,6 +80,21 @@ def test_cli_refuses_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert "workers" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["--out", "x"])  # neither --hours nor --sentences
+
+
+def test_cli_says_in_one_line_why_a_corpus_cannot_be_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heldout_only = [v for v in VOICES if v.heldout]  # e.g. --engines silero with --sentences 1
+    monkeypatch.setattr("train.corpus.__main__.installed_voices", lambda engines: heldout_only)
+    monkeypatch.setattr("train.corpus.__main__.sentences_for", lambda out, seed: SENTENCES)
+    out = tmp_path / "corpus"
+    assert main(["--out", str(out), "--sentences", "1", "--heldout", "1", "--seen", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "python -m train.corpus: error: no training voices installed "
+        "(a held-out engine such as piper or silero never trains)"
+    )
+    assert not (out / "audio").exists()
 
 
 def test_trim_silence_keeps_margin() -> None:

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from train.corpus.plan import CorpusConfig
+from train.corpus.plan import CorpusConfig, plan
 from train.corpus.synth import generate, sentences_for
 from train.corpus.voices import ALL_ENGINES, ENGINES, installed_voices
 
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         print("no TTS engine installed: run train/setup_tts.sh", file=sys.stderr)
         return 1
     sentences = sentences_for(config.out, config.seed)
+    try:
+        plan(sentences, voices, config)  # what cannot be planned is one line, not a traceback
+    except ValueError as e:
+        print(f"python -m train.corpus: error: {e}", file=sys.stderr)
+        return 2
     summary = generate(config, voices, sentences)
     print(json.dumps(summary.to_dict(voices, sentences), indent=1))
     return 0

@@ -124,7 +124,9 @@ def plan(sentences: Sequence[str], voices: Sequence[Voice], config: CorpusConfig
     # An evaluation corpus of held-out engines alone (--sentences 0 --seen 0) needs none.
     trains = config.train_sentences != 0 or config.seen_sentences > 0
     if trains and not train_voices:
-        raise ValueError("no training voices installed")
+        raise ValueError(
+            "no training voices installed (a held-out engine such as piper or silero never trains)"
+        )
     if not heldout_voices and not trains:
         raise ValueError("no held-out voices installed, and nothing else to make")
     jobs: list[Job] = []
