@@ -5,6 +5,8 @@ is in test_corpus_neural.py)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +86,16 @@ def test_a_refused_text_is_a_synthesis_error_and_the_worker_speaks_on() -> None:
 def test_an_unknown_speaker_is_refused_before_any_process_starts() -> None:
     with pytest.raises(SynthesisError, match="bad silero speaker"):
         Voice("silero/en_118", "silero", "en_118", True).synthesize("hello")
+
+
+@pytest.mark.slow  # starts PyTorch in a worker process, twice
+def test_a_worker_that_died_is_replaced_by_the_next_request() -> None:
+    if not silero.available():
+        pytest.fail(install_hint("silero"))
+    voice = Voice("silero/en_9", "silero", "en_9", True)
+    assert len(voice.synthesize("first words")) > 0
+    worker = silero._workers[os.getpid()]  # the process a crash would take
+    os.kill(worker.proc.pid, signal.SIGKILL)
+    worker.proc.wait()
+    wave = voice.synthesize("second words")
+    assert np.abs(wave).max() > 0.05

@@ -123,12 +123,21 @@ class _Worker:
             stdin.flush()
             header = json.loads(stdout.readline() or b"null")
         except (OSError, ValueError) as e:
-            header = {"error": f"worker pipe: {e}"}
+            self.stop()  # the pipe may be out of step: the next request starts afresh
+            raise SileroError(f"the silero worker's pipe: {e}") from e
         if header is None:
             raise SileroError(f"the silero worker exited ({self.proc.poll()})")
         if "error" in header:
-            raise SileroError(header["error"])
-        return _read_samples(stdout, int(header["samples"]))
+            raise SileroError(header["error"])  # the engine refused; the worker speaks on
+        try:
+            return _read_samples(stdout, int(header["samples"]))
+        except SileroError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()  # reaped, so speak() sees it gone and starts another
 
 
 def _read_samples(stream: IO[bytes], n: int) -> np.ndarray:
