@@ -485,9 +485,3 @@ def piper_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def silero_available() -> bool:
-    from train.corpus import silero
-
-    return silero.available()

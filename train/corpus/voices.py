@@ -314,10 +314,10 @@ def piper_voices() -> list[Voice]:
 
 def silero_voices() -> list[Voice]:
     """Silero v3_en's 118 speakers, every one held out (train/corpus/silero.py)."""
-    if not neural.silero_available():
-        return []
     from train.corpus import silero
 
+    if not silero.available():
+        return []
     return [_voice("silero", speaker) for speaker in silero.SPEAKERS]
 
 
