@@ -13,6 +13,8 @@
 # with the package but never used (voices.py leaves them out). A package whose licence forbids
 # this use would go in SKIP_PACKAGES; none does. python3-torch (BSD-3-Clause, CPU only) runs
 # Silero, the held-out evaluation engine (train/corpus/silero.py), under the system Python.
+# wordnet-base (WordNet 3.0 licence: any use, notice kept) gives the evaluation sentences of
+# train/corpus/wordnet.py.
 set -u
 
 SUITE=bookworm
@@ -24,7 +26,7 @@ PACKAGES=(
     libttspico-utils rhvoice rhvoice-english
     sox fortune-mod fortunes bible-kjv fillets-ng-data pocketsphinx-testdata alsa-utils
     codec2-examples klettres-data ktuberling-data asterisk-core-sounds-en-wav asterisk-core-sounds-en
-    python3-torch
+    python3-torch wordnet-base
 )
 # Packages whose licence forbids training a speech recogniser with their output: none found so far.
 SKIP_PACKAGES=()

@@ -87,7 +87,7 @@ def test_cli_says_in_one_line_why_a_corpus_cannot_be_planned(
 ) -> None:
     heldout_only = [v for v in VOICES if v.heldout]  # e.g. --engines silero with --sentences 1
     monkeypatch.setattr("train.corpus.__main__.installed_voices", lambda engines: heldout_only)
-    monkeypatch.setattr("train.corpus.__main__.sentences_for", lambda out, seed: SENTENCES)
+    monkeypatch.setattr("train.corpus.__main__.sentences_for", lambda out, seed, build: SENTENCES)
     out = tmp_path / "corpus"
     assert main(["--out", str(out), "--sentences", "1", "--heldout", "1", "--seen", "0"]) == 2
     assert capsys.readouterr().err.strip() == (
@@ -256,3 +256,39 @@ def test_an_evaluation_corpus_of_held_out_voices_alone_plans_only_them(tmp_path:
     trained_only = [v for v in VOICES if not v.heldout]
     with pytest.raises(ValueError, match="no held-out voices"):
         plan(SENTENCES, trained_only, config(tmp_path, train_sentences=0, seen_sentences=0))
+
+
+def test_wordnet_text_is_spoken_only_by_evaluation_sets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--text wordnet plans its sentences (through its own builder), and never trains."""
+    for trains in (["--sentences", "1"], ["--hours", "1"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--out", "x", "--text", "wordnet", *trains])
+        assert "never trains" in capsys.readouterr().err
+    config_ = parse_args(["--out", "x", "--text", "wordnet", "--sentences", "0", "--seen", "2"])
+    assert config_.text == "wordnet"
+    built: list[str] = []
+    monkeypatch.setattr(
+        "train.corpus.__main__.TEXT_BUILDERS",
+        {"corpus": lambda seed: SENTENCES, "wordnet": lambda seed: built.append("wn") or WORDNET},
+    )
+    monkeypatch.setattr("train.corpus.__main__.installed_voices", lambda engines: VOICES)
+    spoken: list[str] = []
+
+    class Planned:
+        def __init__(self, config: CorpusConfig, voices: list[Voice], sentences: list[str]):
+            spoken.extend(j.text for j in plan(sentences, voices, config))
+
+        def to_dict(self, voices: object, sentences: object) -> dict[str, int]:
+            return {"utterances": len(spoken)}
+
+    monkeypatch.setattr("train.corpus.__main__.generate", Planned)
+    argv = ["--out", str(tmp_path), "--text", "wordnet", "--sentences", "0", "--heldout", "2"]
+    assert main([*argv, "--seen", "2"]) == 0
+    assert built == ["wn"]
+    assert spoken == WORDNET[:4]  # two held-out, two seen voices' sentences; nothing trains
+
+
+WORDNET = ["take care when you cross the street", "she turned the pages", "a real woman"]
+WORDNET += ["the cattle thief has a price on his head", "charitable to the poor"]

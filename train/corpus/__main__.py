@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from train.corpus.plan import CorpusConfig, plan
-from train.corpus.synth import generate, sentences_for
+from train.corpus.plan import TEXTS, CorpusConfig, plan
+from train.corpus.synth import TEXT_BUILDERS, generate, sentences_for
 from train.corpus.voices import ALL_ENGINES, ENGINES, installed_voices
 
 
@@ -41,6 +41,13 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
         help="only write the manifests of the utterances already made (synthesise nothing; "
         "failures.txt and summary.json stay those of the last run that synthesised)",
     )
+    p.add_argument(
+        "--text",
+        choices=TEXTS,
+        default=TEXTS[0],
+        help="what the voices speak: the training text, or WordNet's example sentences "
+        "(evaluation text, never trained on: needs --sentences 0)",
+    )
     a = p.parse_args(argv)
     config = CorpusConfig(
         out=a.out,
@@ -54,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> CorpusConfig:
         engines=tuple(e for e in a.engines.split(",") if e),
         train_offset=a.train_offset,
         finished_only=a.finished_only,
+        text=a.text,
     )
     try:
         config.validate()
@@ -69,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if not voices:
         print("no TTS engine installed: run train/setup_tts.sh", file=sys.stderr)
         return 1
-    sentences = sentences_for(config.out, config.seed)
+    sentences = sentences_for(config.out, config.seed, TEXT_BUILDERS[config.text])
     try:
         plan(sentences, voices, config)  # what cannot be planned is one line, not a traceback
     except ValueError as e:

@@ -18,6 +18,9 @@ import numpy as np
 from train.corpus.voices import ALL_ENGINES, ENGINE, ENGINES, Prosody, Voice
 
 SPLITS = ("train", "valid_heldout_voices", "valid_seen_voices")
+# What the corpus speaks: the training text (text.py), or WordNet's examples (wordnet.py),
+# evaluation text that never trains.
+TEXTS = ("corpus", "wordnet")
 RATE_RANGE = (0.85, 1.2)  # speaking-rate factors drawn per utterance
 PITCH_RANGE = (0.85, 1.15)  # pitch factors drawn per utterance
 CHARS_PER_SECOND = 19.5  # planning estimate of speech rate at rate 1.0 (measured: ~20)
@@ -41,6 +44,7 @@ class CorpusConfig:
     # Write the manifests of the utterances already finished and synthesise nothing: what a
     # long run has produced so far, usable while it goes on (or after it was stopped).
     finished_only: bool = False
+    text: str = TEXTS[0]  # one of TEXTS
 
     def validate(self) -> None:
         if (self.train_hours is None) == (self.train_sentences is None):
@@ -60,6 +64,10 @@ class CorpusConfig:
             raise ValueError(f"unknown engines {sorted(unknown)}; known: {known}")
         if self.train_offset < 0:
             raise ValueError(f"train_offset must be >= 0, got {self.train_offset}")
+        if self.text not in TEXTS:
+            raise ValueError(f"unknown text {self.text!r}; known: {', '.join(TEXTS)}")
+        if self.text != TEXTS[0] and self.train_sentences != 0:
+            raise ValueError(f"{self.text} text is for evaluation and never trains: --sentences 0")
 
 
 @dataclass(frozen=True)
