@@ -345,8 +345,11 @@ def generate(
         summary.written += outcome.written
         if outcome.error is not None:
             job = outcome.job
-            summary.failures.append(f"{job.stem} {job.voice}: {outcome.error}")
-            log.warning("dropped %s (%s): %s", job.stem, job.voice, outcome.error)
+            # An engine's own error names the voice already; an I/O error does not.
+            named = outcome.error.startswith(f"{job.voice}:")
+            error = outcome.error if named else f"{job.voice}: {outcome.error}"
+            summary.failures.append(f"{job.stem} {error}")
+            log.warning("dropped %s: %s", job.stem, error)
         done[(outcome.job.split, outcome.job.index)] = outcome.records
     for (split, _), finished in sorted(done.items()):
         summary.records[split].extend(finished)
