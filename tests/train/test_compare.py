@@ -106,3 +106,39 @@ def test_sent_at_8khz_keeps_the_telephone_band_only() -> None:
     same = np.ones(10, np.float32)
     assert as_sent(same, 16000, None) == (same, 16000)
     assert as_sent(same, 16000, 16000)[1] == 16000
+
+
+BUNDLED = Path(__file__).resolve().parents[2] / "streamasr" / "assets" / "default.streamasr"
+# A closed vocabulary without "hello" or "world" (no <unk>: unknown words are near-impossible).
+OTHER_LM = """\\data\\
+ngram 1=4
+
+\\1-grams:
+-0.5\t</s>
+-99\t<s>
+-0.5\tgo
+-0.5\thome
+
+\\end\\
+"""
+
+
+@pytest.mark.needs_model
+def test_command_compares_two_lms_on_one_model_in_words_and_characters(
+    tmp_path: Path, speak: Callable[[str], Path]
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    record = {"audio_filepath": str(speak("hello world")), "duration": 1, "text": "hello world"}
+    manifest.write_text(json.dumps(record) + "\n")
+    other = tmp_path / "other.arpa"
+    other.write_text(OTHER_LM)
+    cmd = [sys.executable, "-m", "train.compare", str(BUNDLED), str(BUNDLED), str(manifest)]
+    run = subprocess.run([*cmd, "--decoder", "beam", "--lm-b", str(other)], capture_output=True)
+    assert run.returncode == 0, run.stderr
+    cer, wer = run.stdout.decode().splitlines()
+    assert cer.startswith("CER_A=0.0000 ") and not cer.startswith("CER_A=0.0000 CER_B=0.0000")
+    assert wer.startswith("WER_A=0.0000 WER_B=1.0000 DIFF=+1.0000") and wer.endswith("N=1 A better")
+    greedy_with_lm = subprocess.run([*cmd, "--lm-b", str(other)], capture_output=True)
+    assert greedy_with_lm.returncode == 2 and b"add --decoder beam" in greedy_with_lm.stderr
+    bad = subprocess.run([*cmd, "--decoder", "beam", "--lm", str(manifest)], capture_output=True)
+    assert bad.returncode == 2 and bad.stderr.startswith(b"compare: error:")
