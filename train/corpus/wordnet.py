@@ -4,7 +4,7 @@ Why: every other corpus speaks sentences of the training text (fortunes, the KJV
 dialog): a held-out voice still reads text of the kind the model learnt, and the acoustic
 model has learnt that text's words and phrases along with its voices. People say other
 things. WordNet 3.0 (Debian `wordnet-base`, WordNet 3.0 licence: use for any purpose) glosses
-its senses with about 33,000 short modern sentences ("take care when you cross the street"),
+its senses with about 42,000 short modern sentences ("take care when you cross the street"),
 which text.py keeps out of the training text on purpose. `python -m train.corpus --text
 wordnet` has held-out voices speak them: the same voices as the usual held-out sets, with
 text the model never heard.
